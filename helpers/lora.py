@@ -1,0 +1,93 @@
+"""LoRA arithmetic on paper and inside a trained adapter.
+
+A LoRA-adapted linear layer ``d_in -> d_out`` adds ``lora_A`` (r x d_in) and ``lora_B``
+(d_out x r): ``r * (d_in + d_out)`` trainable numbers next to a frozen ``d_out x d_in`` weight.
+Its update to the weight is the delta weight ``scaling * B @ A`` with ``scaling = lora_alpha / r``
+(or ``lora_alpha / sqrt(r)`` with rsLoRA). Lessons 02, 03 and 04.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import torch
+
+LLAMA_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+PEFT_DEFAULT_LLAMA_TARGETS = ("q_proj", "v_proj")
+_LAYER_MODULE = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)$")
+
+
+def llama_linear_shapes(model_config: Any) -> dict[str, tuple[int, int]]:
+    """``(d_in, d_out)`` of each linear layer in one Llama decoder block, from its config."""
+    hidden = model_config.hidden_size
+    head_dim = getattr(model_config, "head_dim", None) or hidden // model_config.num_attention_heads
+    q_out = model_config.num_attention_heads * head_dim
+    kv_out = model_config.num_key_value_heads * head_dim
+    inter = model_config.intermediate_size
+    return {
+        "q_proj": (hidden, q_out),
+        "k_proj": (hidden, kv_out),
+        "v_proj": (hidden, kv_out),
+        "o_proj": (q_out, hidden),
+        "gate_proj": (hidden, inter),
+        "up_proj": (hidden, inter),
+        "down_proj": (inter, hidden),
+    }
+
+
+def resolve_targets(target_modules: Any) -> tuple[str, ...]:
+    """Module names a LoraConfig's ``target_modules`` picks in a Llama block (None = peft's default)."""
+    if target_modules is None:
+        return PEFT_DEFAULT_LLAMA_TARGETS
+    if target_modules == "all-linear":
+        return LLAMA_LINEAR_MODULES  # peft's all-linear skips the output layer (lm_head)
+    if isinstance(target_modules, str):
+        raise ValueError(f"only 'all-linear' or a list of names is supported here, got the pattern {target_modules!r}")
+    unknown = sorted(set(target_modules) - set(LLAMA_LINEAR_MODULES))
+    if unknown:
+        raise ValueError(f"unknown Llama module(s) {unknown}; choose from {list(LLAMA_LINEAR_MODULES)}")
+    return tuple(name for name in LLAMA_LINEAR_MODULES if name in set(target_modules))
+
+
+def count_lora_parameters(r: int, target_modules: Any, model_config: Any) -> int:
+    """Trainable LoRA numbers, ``sum r * (d_in + d_out)`` over the adapted layers of every block."""
+    shapes = llama_linear_shapes(model_config)
+    per_block = sum(r * (shapes[name][0] + shapes[name][1]) for name in resolve_targets(target_modules))
+    return per_block * model_config.num_hidden_layers
+
+
+def count_base_parameters(model_config: Any) -> int:
+    """Parameters of a Llama model computed from its config (embeddings, blocks, norms, head)."""
+    shapes = llama_linear_shapes(model_config)
+    block = sum(d_in * d_out for d_in, d_out in shapes.values()) + 2 * model_config.hidden_size
+    embeddings = model_config.vocab_size * model_config.hidden_size
+    head = 0 if model_config.tie_word_embeddings else embeddings
+    return embeddings + model_config.num_hidden_layers * block + model_config.hidden_size + head
+
+
+def lora_scaling(r: int, lora_alpha: float, *, use_rslora: bool = False) -> float:
+    """The factor peft multiplies ``B @ A`` by: ``alpha / r``, or ``alpha / sqrt(r)`` with rsLoRA."""
+    return lora_alpha / math.sqrt(r) if use_rslora else lora_alpha / r
+
+
+def delta_weights(peft_model: torch.nn.Module, adapter: str = "default") -> dict[tuple[int, str], torch.Tensor]:
+    """Each adapted layer's delta weight ``scaling * B @ A`` (float32, CPU), keyed by (layer, module)."""
+    from peft.tuners.lora import LoraLayer
+
+    deltas: dict[tuple[int, str], torch.Tensor] = {}
+    for name, module in peft_model.named_modules():
+        match = _LAYER_MODULE.search(name)
+        if isinstance(module, LoraLayer) and match and adapter in module.lora_A:
+            with torch.no_grad():
+                delta = module.get_delta_weight(adapter)
+            deltas[(int(match.group(1)), match.group(2))] = delta.detach().float().cpu()
+    if not deltas:
+        raise ValueError(f"no LoRA layers with adapter {adapter!r} found in this model")
+    return deltas
+
+
+def singular_values(delta: torch.Tensor) -> torch.Tensor:
+    """Singular values of a delta weight, largest first (at most r of them are non-zero)."""
+    return torch.linalg.svdvals(delta.float())

@@ -1,0 +1,119 @@
+"""Pictures for the lessons: memory bars, NF4 levels, loss curves, delta-weight spectra.
+
+Every function draws on the Axes it is given (or a new one), returns it, sets no global style
+and never calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _axes(ax: Any, figsize: tuple[float, float] = (6, 3.5)) -> Any:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def plot_bars(
+    values: Mapping[str, float], *, ylabel: str, title: str = "", fmt: str = "{:,.0f}", ax: Any = None
+) -> Any:
+    """Labelled bars, one per key, each annotated with its value (memory, sizes, counts)."""
+    ax = _axes(ax)
+    labels, heights = list(values), list(values.values())
+    bars = ax.bar(labels, heights, color=plt.cm.tab10.colors[: len(labels)])
+    ax.bar_label(bars, labels=[fmt.format(h) for h in heights], padding=2)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_ylim(0, max(heights) * 1.15)
+    return ax
+
+
+def plot_nf4_levels(levels: torch.Tensor, reference: np.ndarray | None = None, ax: Any = None) -> Any:
+    """The 16 NF4 code values as points, optionally next to normal-distribution quantiles."""
+    ax = _axes(ax)
+    index = np.arange(len(levels))
+    ax.plot(index, levels.float().cpu().numpy(), "o-", label="NF4 code book")
+    if reference is not None:
+        ax.plot(index, reference, "x--", label="normal quantiles (scaled to [-1, 1])")
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("4-bit code (0-15)")
+    ax.set_ylabel("value / absmax")
+    ax.set_title("The 16 values a 4-bit NF4 weight can take")
+    ax.legend()
+    return ax
+
+
+def plot_histogram(
+    values: torch.Tensor, *, xlabel: str, title: str = "", bins: int = 100, ax: Any = None
+) -> Any:
+    """Histogram of a flat tensor of values (e.g. quantization errors), log-scaled counts."""
+    ax = _axes(ax)
+    ax.hist(values.flatten().float().cpu().numpy(), bins=bins, color="tab:purple")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count (log)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_loss_curves(log_history: Sequence[Mapping[str, Any]], ax: Any = None) -> Any:
+    """Training and validation loss against step, from ``trainer.state.log_history``."""
+    ax = _axes(ax)
+    train = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
+    valid = [(h["step"], h["eval_loss"]) for h in log_history if "eval_loss" in h]
+    if train:
+        ax.plot(*zip(*train, strict=True), label="training loss")
+    if valid:
+        ax.plot(*zip(*valid, strict=True), "o-", label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (completion tokens)")
+    ax.set_title("Learning curve")
+    ax.legend()
+    return ax
+
+
+def plot_lines(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logy: bool = False,
+    ax: Any = None,
+) -> Any:
+    """One line per named ``(x, y)`` series (rank sweeps, reconstruction errors, spectra)."""
+    ax = _axes(ax)
+    for label, (x, y) in series.items():
+        ax.plot(x, y, "o-", markersize=3, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_heatmap(
+    table: Mapping[tuple[int, str], float], *, title: str, colorbar_label: str, ax: Any = None
+) -> Any:
+    """Heatmap of values keyed by (layer, module): layers down, module types across."""
+    ax = _axes(ax, figsize=(6, 6))
+    layers = sorted({layer for layer, _ in table})
+    modules = list(dict.fromkeys(module for _, module in sorted(table, key=lambda k: k[0])))
+    grid = np.full((len(layers), len(modules)), np.nan)
+    for (layer, module), value in table.items():
+        grid[layers.index(layer), modules.index(module)] = value
+    image = ax.imshow(grid, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(len(modules)), modules, rotation=45, ha="right")
+    ax.set_yticks(range(0, len(layers), max(1, len(layers) // 10)), layers[:: max(1, len(layers) // 10)])
+    ax.set_ylabel("layer")
+    ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label)
+    return ax

@@ -1,0 +1,55 @@
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+
+from helpers import lora, models
+
+
+@pytest.mark.parametrize("targets", [None, ["q_proj", "v_proj"], ["o_proj", "down_proj"], "all-linear"])
+@pytest.mark.parametrize("r", [1, 4])
+def test_paper_count_matches_peft(tiny_llama, tiny_llama_config, targets, r):
+    peft_model = get_peft_model(tiny_llama, LoraConfig(r=r, target_modules=targets, task_type="CAUSAL_LM"))
+    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
+    assert lora.count_lora_parameters(r, targets, tiny_llama_config) == trainable
+
+
+def test_base_parameter_count_matches_model(tiny_llama, tiny_llama_config):
+    assert lora.count_base_parameters(tiny_llama_config) == sum(p.numel() for p in tiny_llama.parameters())
+
+
+def test_tinyllama_numbers_from_the_design():
+    config = models.load_model_config("tinyllama")
+    assert lora.count_lora_parameters(16, ["q_proj", "v_proj"], config) == 2_252_800
+    assert lora.count_base_parameters(config) == 1_100_048_384
+
+
+def test_unknown_target_is_refused(tiny_llama_config):
+    with pytest.raises(ValueError, match="unknown Llama module"):
+        lora.count_lora_parameters(8, ["qkv"], tiny_llama_config)
+    with pytest.raises(ValueError, match="only 'all-linear'"):
+        lora.count_lora_parameters(8, ".*proj", tiny_llama_config)
+
+
+def test_scaling():
+    assert lora.lora_scaling(16, 32) == 2.0
+    assert lora.lora_scaling(16, 32, use_rslora=True) == 8.0
+
+
+def test_delta_weights_equal_scaled_b_times_a_with_nonzero_b(tiny_llama):
+    peft_model = get_peft_model(tiny_llama, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"]))
+    torch.manual_seed(1)
+    for name, parameter in peft_model.named_parameters():
+        if "lora_B" in name:
+            parameter.data.normal_()  # B = 0 would make every check below trivially true
+    deltas = lora.delta_weights(peft_model)
+    assert sorted(deltas) == [(0, "q_proj"), (1, "q_proj")]
+    layer = peft_model.base_model.model.model.layers[1].self_attn.q_proj
+    expected = 2.0 * layer.lora_B["default"].weight @ layer.lora_A["default"].weight
+    torch.testing.assert_close(deltas[(1, "q_proj")], expected)
+    values = lora.singular_values(deltas[(1, "q_proj")])
+    assert (values[4:] < 1e-4).all() and (values[:4] > 1e-3).all(), "rank of B@A must be r = 4"
+
+
+def test_delta_weights_needs_lora_layers(tiny_llama):
+    with pytest.raises(ValueError, match="no LoRA layers"):
+        lora.delta_weights(tiny_llama)
