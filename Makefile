@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 
-.PHONY: install lab course test lint clean-outputs
+.PHONY: install lab course test lint clean-outputs colab-links student
 
 install: $(STAMP)
 
@@ -36,3 +36,12 @@ test: install
 
 clean-outputs: install
 	$(BIN)/python -m helpers.course clean
+
+# Point every notebook's Colab badge and clone URL at pyproject's [tool.course] github_repo
+# (or at REPO=owner/name, which also becomes the configured repo).
+colab-links: install
+	$(BIN)/python -m helpers.colab sync $(if $(REPO),--repo $(REPO),)
+
+# Exercise-free copies for learners in build/student/ (solution cells become TODO cells).
+student: install
+	$(BIN)/python -m helpers.instructor student

@@ -38,8 +38,9 @@ def notebook_title(path: Path) -> str:
 
     for cell in nbformat.read(path, as_version=4).cells:
         if cell.cell_type == "markdown":
-            first = cell.source.strip().splitlines()[0]
-            return first.lstrip("#").strip()
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
     return path.stem
 
 
@@ -85,18 +86,33 @@ def describe_machine() -> dict[str, str]:
     return {"device": name, "model": resolve_model().key}
 
 
-def timing_table(record: dict[str, Any]) -> str:
-    """Markdown table of one run's timings (from ``notebooks/timings.json``)."""
+def exercise_levels(path: Path) -> list[str]:
+    """Star ratings of a notebook's exercises: markdown lines that start with a star (★)."""
+    import nbformat
+
+    return [
+        line.split()[0]
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "markdown"
+        for line in cell.source.splitlines()
+        if line.startswith("★")
+    ]
+
+
+def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
+    """Markdown table of the lessons with one run's timings (``notebooks/timings.json``)."""
     lines = [
-        f"Last full run: {record['date']} on {record['device']} with model `{record['model']}`, "
-        f"{record['total_seconds'] / 60:.1f} minutes in all.",
+        f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
+        f"{record['total_seconds'] / 60:.1f} minutes for the whole course.",
         "",
-        "| notebook | seconds | device | model |",
-        "|---|---:|---|---|",
+        "| lesson | seconds | exercises |",
+        "|---|---:|---|",
     ]
     for row in record["notebooks"]:
-        link = f"[{row['notebook']}](notebooks/{row['notebook']})"
-        lines.append(f"| {link} | {row['seconds']:.0f} | {record['device']} | {record['model']} |")
+        path = folder / row["notebook"]
+        title = notebook_title(path) if path.exists() else row["notebook"]
+        stars = ", ".join(exercise_levels(path)) if path.exists() else ""
+        lines.append(f"| [{title}](notebooks/{row['notebook']}) | {row['seconds']:.0f} | {stars} |")
     return "\n".join(lines)
 
 

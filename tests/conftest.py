@@ -1,4 +1,9 @@
-"""Shared fixtures: a tiny random Llama built from a config (no download, milliseconds to build)."""
+"""Shared fixtures: a tiny random Llama built from a config (no download, milliseconds to build).
+
+Also the switch for tests marked ``slow``: they run only with COURSE_SLOW_TESTS=1.
+"""
+
+import os
 
 import pytest
 import torch
@@ -23,3 +28,16 @@ def tiny_llama_config() -> LlamaConfig:
 def tiny_llama(tiny_llama_config) -> LlamaForCausalLM:
     torch.manual_seed(0)
     return LlamaForCausalLM(tiny_llama_config).eval()
+
+
+SLOW_TESTS_ENV = "COURSE_SLOW_TESTS"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``slow`` (fresh environments, large downloads) unless COURSE_SLOW_TESTS=1."""
+    if os.environ.get(SLOW_TESTS_ENV) == "1":
+        return
+    skip = pytest.mark.skip(reason=f"slow: set {SLOW_TESTS_ENV}=1 to run")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
