@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
@@ -238,6 +239,10 @@ def _sync_command(repo: str | None) -> int:
     for path in changed:
         print(f"updated {path.name}")
     print(f"{len(changed)} notebook(s) changed; every Colab link points at {repo}.")
+    from helpers import course  # the README's lesson table carries the Colab links too
+
+    if course.TIMINGS_FILE.exists():
+        course.update_readme_table(json.loads(course.TIMINGS_FILE.read_text()))
     return 0
 
 

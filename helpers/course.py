@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from helpers.colab import badge_line, configured_repo
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
@@ -105,14 +107,16 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
         f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
         f"{record['total_seconds'] / 60:.1f} minutes for the whole course.",
         "",
-        "| lesson | seconds | exercises |",
-        "|---|---:|---|",
+        "| lesson | Colab | seconds | exercises |",
+        "|---|---|---:|---|",
     ]
+    repo = configured_repo()
     for row in record["notebooks"]:
         path = folder / row["notebook"]
         title = notebook_title(path) if path.exists() else row["notebook"]
         stars = ", ".join(exercise_levels(path)) if path.exists() else ""
-        lines.append(f"| [{title}](notebooks/{row['notebook']}) | {row['seconds']:.0f} | {stars} |")
+        colab = badge_line(repo, row["notebook"])
+        lines.append(f"| [{title}](notebooks/{row['notebook']}) | {colab} | {row['seconds']:.0f} | {stars} |")
     return "\n".join(lines)
 
 
