@@ -26,6 +26,7 @@ from pathlib import Path
 COURSE_DIR = Path("/content/course")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = REPO_ROOT / "pyproject.toml"
+README = REPO_ROOT / "README.md"
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 # Installed in Colab with the exact versions of constraints.txt; torch is Colab's.
 COLAB_PACKAGES = ("transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "gguf", "sacrebleu")
@@ -36,6 +37,7 @@ BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_LINE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", re.IGNORECASE)
 CLONE_URL = re.compile(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 CLONE_COMMAND = "git clone"
+BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/main")
 
 
 def pinned_requirements(constraints: Path, names: tuple[str, ...] = COLAB_PACKAGES) -> list[str]:
@@ -242,7 +244,8 @@ def _sync_command(repo: str | None) -> int:
     from helpers import course  # the README's lesson table carries the Colab links too
 
     if course.TIMINGS_FILE.exists():
-        course.update_readme_table(json.loads(course.TIMINGS_FILE.read_text()))
+        course.update_readme_table(json.loads(course.TIMINGS_FILE.read_text()), README, repo=repo)
+    README.write_text(BINDER_URL.sub(f"https://mybinder.org/v2/gh/{repo}/main", README.read_text()))
     return 0
 
 

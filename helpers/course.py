@@ -101,8 +101,8 @@ def exercise_levels(path: Path) -> list[str]:
     ]
 
 
-def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
-    """Markdown table of the lessons with one run's timings (``notebooks/timings.json``)."""
+def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
+    """Markdown table of the lessons with one run's timings (``notebooks/timings.json``) and Colab links."""
     lines = [
         f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
         f"{record['total_seconds'] / 60:.1f} minutes for the whole course.",
@@ -110,7 +110,7 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
         "| lesson | Colab | seconds | exercises |",
         "|---|---|---:|---|",
     ]
-    repo = configured_repo()
+    repo = repo or configured_repo()
     for row in record["notebooks"]:
         path = folder / row["notebook"]
         title = notebook_title(path) if path.exists() else row["notebook"]
@@ -120,14 +120,14 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
     return "\n".join(lines)
 
 
-def update_readme_table(record: dict[str, Any], readme: Path = README) -> None:
+def update_readme_table(record: dict[str, Any], readme: Path = README, repo: str | None = None) -> None:
     """Replace the README's timing block with the table of ``record``."""
     text = readme.read_text()
     if TABLE_START not in text or TABLE_END not in text:
         raise ValueError(f"{readme} has no timing block ({TABLE_START} ... {TABLE_END})")
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    readme.write_text(f"{head}{TABLE_START}\n{timing_table(record)}\n{TABLE_END}{tail}")
+    readme.write_text(f"{head}{TABLE_START}\n{timing_table(record, repo=repo)}\n{TABLE_END}{tail}")
 
 
 def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:

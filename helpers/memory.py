@@ -88,12 +88,3 @@ def human_bytes(n: float) -> str:
         n /= 1000
     raise AssertionError("unreachable")
 
-
-def process_peak_rss_bytes() -> int:
-    """Peak resident memory of this process so far (Linux/macOS), in bytes."""
-    import resource
-    import sys
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports kB
-

@@ -114,7 +114,12 @@ def test_cli_sync_with_repo_updates_pyproject_and_notebooks(notebook_copies, tmp
     shutil.copy(colab.PYPROJECT, pyproject)
     monkeypatch.setattr(colab, "PYPROJECT", pyproject)
     monkeypatch.setattr(colab, "NOTEBOOK_DIR", notebook_copies)
+    readme = tmp_path / "README.md"
+    shutil.copy(colab.README, readme)
+    monkeypatch.setattr(colab, "README", readme)
     assert colab.main(["sync", "--repo", FORK]) == 0
+    assert f"mybinder.org/v2/gh/{FORK}/main" in readme.read_text()
+    assert f"colab.research.google.com/github/{FORK}/blob/main/notebooks/" in readme.read_text()
     assert colab.configured_repo(pyproject) == FORK
     assert colab.main(["check"]) == 0
     colab.set_configured_repo("sticky-notes-course/peft-course", pyproject)
@@ -184,3 +189,10 @@ def test_configured_repo_without_tomllib(tmp_path, monkeypatch):
     pyproject.write_text('[tool.other]\ngithub_repo = "not/this"\n')
     with pytest.raises(ValueError, match=r"\[tool.course\]"):
         colab.configured_repo(pyproject)
+
+
+def test_readme_binder_link_uses_the_configured_repo():
+    readme = (colab.REPO_ROOT / "README.md").read_text()
+    links = colab.BINDER_URL.findall(readme)
+    assert links, "the README should carry a Binder badge"
+    assert all(link == f"https://mybinder.org/v2/gh/{colab.configured_repo()}/main" for link in links)

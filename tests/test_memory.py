@@ -57,6 +57,3 @@ def test_file_sizes_and_folder_size(tmp_path):
 def test_human_bytes(n, text):
     assert memory.human_bytes(n) == text
 
-
-def test_peak_rss_is_plausible():
-    assert 10_000_000 < memory.process_peak_rss_bytes() < 100_000_000_000
