@@ -115,11 +115,13 @@ def load_base_model(
     quantization_config: Any = None,
     dtype: torch.dtype | None = None,
     device: torch.device | None = None,
+    place: bool = True,
 ) -> Any:
     """Load the base causal LM, full precision or quantized with the ``quantization_config`` given.
 
     ``dtype`` defaults to float32 (the weights that are not quantized keep it). The model is
-    placed on ``device`` (default :func:`~helpers.runtime.pick_device`) and put in eval mode.
+    placed on ``device`` (default :func:`~helpers.runtime.pick_device`) and put in eval mode;
+    ``place=False`` leaves placement to the launcher (FSDP shards the model itself).
     """
     from transformers import AutoModelForCausalLM
 
@@ -128,9 +130,10 @@ def load_base_model(
     kwargs: dict[str, Any] = {"dtype": dtype or torch.float32}
     if quantization_config is not None:
         kwargs["quantization_config"] = quantization_config
-        kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": device.type}
+        if place:
+            kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": device.type}
     base = _from_pretrained(AutoModelForCausalLM, spec, **kwargs)
-    if quantization_config is None:
+    if quantization_config is None and place:
         base.to(device)
     elif device.type == "cpu":
         keep_4bit_layout_for_training(base)

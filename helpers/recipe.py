@@ -1,0 +1,101 @@
+"""The Corporate Translator training recipe, written once for lesson 04 and ``python -m helpers.train``.
+
+Lesson 04 spells the same ``BitsAndBytesConfig``, ``LoraConfig`` and ``SFTConfig`` out in full (that
+is what it teaches) and checks them against this module, so the notebook and the script cannot
+drift apart. Lesson 06 compares this recipe with :data:`SEED_LORA`, the seed chapter's recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from helpers.runtime import pick_compute_dtype, sft_precision_flags
+
+QUANTIZATION: dict[str, Any] = {
+    "load_in_4bit": True,
+    "bnb_4bit_quant_type": "nf4",
+    "bnb_4bit_use_double_quant": True,
+}
+"""NF4 with double quantization; the compute dtype follows the hardware (lesson 01)."""
+
+LORA: dict[str, Any] = {
+    "r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "bias": "none",
+    "task_type": "CAUSAL_LM",
+    "target_modules": "all-linear",
+}
+"""Rank-16 notes on every linear layer of each block (lesson 04)."""
+
+TRAINING: dict[str, Any] = {
+    "max_steps": 40,
+    "per_device_train_batch_size": 8,
+    "gradient_accumulation_steps": 1,
+    "learning_rate": 5e-4,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 4,
+    "max_length": 128,
+    "activation_checkpointing": False,
+    "logging_steps": 5,
+    "seed": 0,
+}
+"""The ``SFTConfig`` values lesson 04 chooses; precision flags come from the hardware."""
+
+SEED_LORA: dict[str, Any] = {
+    "r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "bias": "none",
+    "task_type": "CAUSAL_LM",
+}
+"""The seed chapter's ``LoraConfig``: no ``target_modules``, so peft adapts q_proj and v_proj (lesson 02)."""
+
+
+def bnb_config(device: torch.device, **overrides: Any) -> Any:
+    """The recipe's 4-bit ``BitsAndBytesConfig``, computing in :func:`~helpers.runtime.pick_compute_dtype`."""
+    from transformers import BitsAndBytesConfig
+
+    values = {**QUANTIZATION, "bnb_4bit_compute_dtype": pick_compute_dtype(device), **overrides}
+    return BitsAndBytesConfig(**values)
+
+
+def lora_config(**overrides: Any) -> Any:
+    """The recipe's ``LoraConfig`` (``overrides`` replace single values, e.g. ``r=8``)."""
+    from peft import LoraConfig
+
+    return LoraConfig(**{**LORA, **overrides})
+
+
+def sft_config(output_dir: str, device: torch.device, **overrides: Any) -> Any:
+    """The recipe's ``SFTConfig``: :data:`TRAINING`, precision for ``device``, no checkpoints or reporting.
+
+    On a CPU it also sets ``use_cpu=True``, which is what lets ``accelerate launch`` run several CPU
+    processes over gloo (the script in lesson 07).
+    """
+    from trl import SFTConfig
+
+    values: dict[str, Any] = {
+        **TRAINING,
+        **sft_precision_flags(device),
+        "output_dir": output_dir,
+        "save_strategy": "no",
+        "report_to": "none",
+        "use_cpu": device.type == "cpu",
+        "ddp_find_unused_parameters": False,  # every LoRA weight is used in every step
+    }
+    return SFTConfig(**{**values, **overrides})
+
+
+def keep_adapter_in_fp32(model: torch.nn.Module) -> int:
+    """Cast the trainable (LoRA) weights back to float32 after ``SFTTrainer`` made them bf16; return how many.
+
+    fp16 mixed precision (a T4) cannot unscale bf16 gradients, and on a CPU fp32 steps were ~1.3x
+    faster. The adapter is tiny, so fp32 costs almost nothing. Lesson 04.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for parameter in trainable:
+        parameter.data = parameter.data.float()
+    return len(trainable)
