@@ -137,7 +137,27 @@ def load_base_model(
         base.to(device)
     elif device.type == "cpu":
         keep_4bit_layout_for_training(base)
+        release_weights_file(base)
     return base.eval()
+
+
+def release_weights_file(model: torch.nn.Module) -> int:
+    """Copy the weights that still point into the memory-mapped safetensors file; return how many.
+
+    On a CPU, a 4-bit model's unquantized weights (embeddings, norms) are views into the mapped
+    file, which keeps the whole file (all fp32 weights, ~540 MB for the embedded model) resident
+    next to the 4-bit copy. Owning those few tensors lets the mapping go. Lesson 06 measured it.
+    """
+    import bitsandbytes as bnb
+
+    copied = 0
+    for module in model.modules():
+        for _, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+            if isinstance(tensor, bnb.nn.Params4bit) or tensor.device.type != "cpu":
+                continue
+            tensor.data = tensor.data.clone()
+            copied += 1
+    return copied
 
 
 def keep_4bit_layout_for_training(model: torch.nn.Module) -> int:

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -54,3 +55,20 @@ def test_tinyllama_without_hub_names_the_embedded_model(tmp_path):
 def test_model_config_of_tinyllama_is_shipped():
     config = models.load_model_config("tinyllama")
     assert (config.hidden_size, config.num_hidden_layers, config.vocab_size) == (2048, 22, 32000)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
+def test_a_4bit_model_on_cpu_does_not_keep_the_fp32_weights_file_mapped():
+    """Its embeddings used to be views into the mapped file, which kept all fp32 weights resident (lesson 06)."""
+    import gc
+
+    from transformers import BitsAndBytesConfig
+
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_compute_dtype=torch.float32)
+    model = models.load_base_model("smollm2", quantization_config=quantization, device=torch.device("cpu"))
+    gc.collect()
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    mapped = [line for line in maps if line.rstrip().endswith("model.safetensors")]
+    assert not mapped, "the safetensors file is still mapped"
+    assert model.lm_head.weight is model.model.embed_tokens.weight, "copying must keep the tied weights tied"
