@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 
-.PHONY: install lab course test lint clean-outputs colab-links student
+.PHONY: install lab course bench test lint clean-outputs colab-links student
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ lab: install
 
 course: install
 	$(BIN)/python -m helpers.course run
+
+# Memory (predicted vs measured, per method) and speed (course vs seed recipe) in fresh processes;
+# results/bench-<machine>.{json,md}. RECORD=1 also keeps a copy in benchmarks/ for the README and lesson 06.
+bench: install
+	$(BIN)/python -m helpers.bench $(if $(RECORD),--record,)
 
 lint: install
 	$(BIN)/ruff check .

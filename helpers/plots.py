@@ -117,3 +117,45 @@ def plot_heatmap(
     ax.set_title(title)
     ax.figure.colorbar(image, ax=ax, label=colorbar_label)
     return ax
+
+
+def plot_grouped_bars(
+    groups: Mapping[str, Mapping[str, float]], *, ylabel: str, title: str = "", fmt: str = "{:.2f}", ax: Any = None
+) -> Any:
+    """Bars side by side within each group, e.g. predicted vs measured memory per method (lesson 06)."""
+    ax = _axes(ax, figsize=(7, 3.5))
+    names = list(groups)
+    series = list(dict.fromkeys(key for values in groups.values() for key in values))
+    width = 0.8 / len(series)
+    for k, label in enumerate(series):
+        heights = [groups[name].get(label, 0.0) for name in names]
+        bars = ax.bar(np.arange(len(names)) + (k - (len(series) - 1) / 2) * width, heights, width, label=label)
+        ax.bar_label(bars, labels=[fmt.format(h) for h in heights], padding=2, fontsize=8)
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False)
+    ax.set_ylim(0, max(max(v.values()) for v in groups.values()) * 1.18)
+    return ax
+
+
+def plot_stacked_bars(
+    stacks: Mapping[str, Mapping[str, float]], *, ylabel: str, title: str = "", line: float | None = None,
+    line_label: str = "", ax: Any = None,
+) -> Any:
+    """One stacked bar per key, split into its terms (memory by term per method); optional horizontal line."""
+    ax = _axes(ax, figsize=(7, 3.8))
+    names = list(stacks)
+    terms = list(dict.fromkeys(term for values in stacks.values() for term in values))
+    bottom = np.zeros(len(names))
+    for term, color in zip(terms, plt.cm.tab10.colors, strict=False):
+        heights = np.array([stacks[name].get(term, 0.0) for name in names])
+        ax.bar(names, heights, bottom=bottom, label=term, color=color)
+        bottom += heights
+    if line is not None:
+        ax.axhline(line, color="black", linestyle="--", linewidth=1)
+        ax.annotate(line_label, (len(names) - 0.5, line), ha="right", va="bottom", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    return ax

@@ -1,0 +1,534 @@
+"""Measure where training memory and time go: predicted vs measured memory, course vs seed recipe, matmul roof.
+
+    python -m helpers.bench                 # everything (`make bench`), results in results/
+    python -m helpers.bench --quick         # a smaller version (what lesson 06 runs when no results exist)
+    python -m helpers.bench --record        # also keep a copy in benchmarks/ (committed, quoted by the README)
+
+Every measurement runs in a fresh Python process, so one method's leftovers cannot inflate another's
+peak. Peak memory on CUDA is ``torch.cuda.max_memory_allocated``; on a CPU it is the process's peak
+resident set size (``VmHWM``, reset after the model has loaded) minus its resident size before the model
+was loaded — so it counts the weights, optimizer states and everything training allocates. Lesson 06.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import gc
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from helpers import budget, models, recipe, runtime
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "results"
+RECORDED_DIR = REPO_ROOT / "benchmarks"
+RECIPES = ("course", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchSize:
+    """How big each measurement is: the memory runs' batch shape and steps, the speed runs' steps."""
+
+    memory_batch_size: int = 8
+    memory_seq_len: int = 128
+    memory_steps: int = 2
+    speed_steps: int = 16
+    speed_batch_size: int = 8
+    speed_evaluations: int = 4
+
+
+FULL = BenchSize()
+QUICK = BenchSize(memory_batch_size=8, memory_seq_len=64, memory_steps=2, speed_steps=3, speed_batch_size=4,
+                  speed_evaluations=1)
+
+
+# --- measuring memory -------------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status (peak RSS needs Linux)")
+
+
+def _release_free_memory() -> None:
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back, so RSS reflects live memory
+
+
+class PeakMemory:
+    """Peak memory of what runs after :meth:`start`: CUDA allocator peak, or peak RSS above a baseline."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.baseline = 0 if device.type == "cuda" else _status_kb("VmRSS")
+
+    @property
+    def method(self) -> str:
+        if self.device.type == "cuda":
+            return "torch.cuda.max_memory_allocated"
+        return "peak RSS (VmHWM) minus the RSS before the model loaded"
+
+    def start(self) -> None:
+        _release_free_memory()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+
+    def peak(self) -> int:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated()
+        return _status_kb("VmHWM") - self.baseline
+
+
+def warm_up_kernels(device: torch.device, dtypes: tuple[torch.dtype, ...]) -> None:
+    """Run a tiny forward and backward first, so the math libraries' thread pools and workspaces are in the baseline.
+
+    They are set up once per process (tens of MB on a CPU) whatever the model, so they are not training memory.
+    """
+    for dtype in dtypes:
+        x = torch.randn(64, 256, device=device, dtype=dtype, requires_grad=True)
+        w = torch.randn(256, 256, device=device, dtype=dtype, requires_grad=True)
+        q = (x @ w).view(1, 4, 16, 256)
+        torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True).float().logsumexp(-1).sum().backward()
+
+
+def setup_for(method: str, device: torch.device, size: BenchSize) -> budget.TrainingSetup:
+    """The budget setup the memory run of ``method`` trains with on ``device``.
+
+    full: fp32 weights and activations. lora: the base in 16 bits (bf16 on a CPU or an Ampere+ GPU,
+    fp16 on a T4), activations at that width. qlora: the course recipe (NF4 base, compute dtype of
+    the hardware). LoRA runs use the course's LoraConfig (r=16, all linear layers, dropout 0.05).
+    """
+    compute = runtime.pick_compute_dtype(device)
+    sixteen = compute if compute != torch.float32 else torch.bfloat16
+    names = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+    lora = recipe.LORA
+    common = {"device": device.type, "batch_size": size.memory_batch_size, "seq_len": size.memory_seq_len,
+              "r": lora["r"], "target_modules": lora["target_modules"], "lora_dropout": lora["lora_dropout"]}
+    if method == "full":
+        return budget.TrainingSetup("full", compute_dtype="float32", weight_dtype="float32", **common)
+    if method == "lora":
+        return budget.TrainingSetup("lora", compute_dtype=names[sixteen], weight_dtype=names[sixteen], **common)
+    return budget.TrainingSetup("qlora", compute_dtype=names[compute], weight_dtype=names[compute], **common)
+
+
+def packed_batch(tokenizer: Any, batch_size: int, seq_len: int) -> torch.Tensor:
+    """``batch_size x seq_len`` real tokens: training conversations, chat-templated and packed end to end."""
+    from helpers import data
+
+    ids: list[int] = []
+    for row in data.load_split("train"):
+        messages = [*data.prompt_messages(row["casual"]), {"role": "assistant", "content": row["corporate"]}]
+        ids += tokenizer.apply_chat_template(messages, return_dict=True)["input_ids"]
+        if len(ids) >= batch_size * seq_len:
+            break
+    return torch.tensor(ids[: batch_size * seq_len]).view(batch_size, seq_len)
+
+
+def load_for_method(method: str, setup: budget.TrainingSetup, device: torch.device) -> Any:
+    """The embedded model ready to train by ``method`` (all weights, LoRA on 16 bits, or QLoRA)."""
+    from peft import get_peft_model
+
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if method == "full":
+        model = models.load_base_model("smollm2", dtype=torch.float32, device=device)
+        model.requires_grad_(True)
+        return model.train()
+    if method == "lora":
+        base = models.load_base_model("smollm2", dtype=dtypes[setup.weight_dtype], device=device)
+    else:
+        compute = dtypes[setup.compute_dtype]
+        base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device), dtype=compute,
+                                      device=device)
+    model = get_peft_model(base, recipe.lora_config())
+    recipe.keep_adapter_in_fp32(model)
+    return model.train()
+
+
+def measure_memory(method: str, size: BenchSize = FULL) -> dict[str, Any]:
+    """Train ``size.memory_steps`` AdamW steps by ``method`` in this process; return measured and predicted peaks."""
+    device = runtime.pick_device()
+    setup = setup_for(method, device, size)
+    tokenizer = models.load_tokenizer("smollm2")
+    batch = packed_batch(tokenizer, setup.batch_size, setup.seq_len).to(device)
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    warm_up_kernels(device, (torch.float32, dtypes[setup.compute_dtype]))
+    meter = PeakMemory(device)  # baseline: libraries imported and warmed up, no model yet
+    model = load_for_method(method, setup, device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-5, fused=True)  # what the Trainer uses (adamw_torch_fused)
+    meter.start()
+    step_seconds = []
+    for _ in range(size.memory_steps):
+        start = time.perf_counter()
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        del loss
+        step_seconds.append(time.perf_counter() - start)
+    config = models.load_model_config("smollm2")
+    return {
+        "method": method,
+        "device": device_name(device),
+        "measured_bytes": meter.peak(),
+        "measured_how": meter.method,
+        "predicted_bytes": budget.predict_peak_bytes(config, setup),
+        "predicted_terms": budget.predict_training_memory(config, setup),
+        "setup": dataclasses.asdict(setup),
+        "trainable_parameters": sum(p.numel() for p in trainable),
+        "seconds_per_step": min(step_seconds),
+    }
+
+
+# --- measuring speed: the course recipe against the seed's ------------------------------------------
+
+
+def seed_sft_config(output_dir: str, device: torch.device, **values: Any) -> Any:
+    """The seed chapter's training set-up on today's API: ``SFTConfig`` defaults wherever the seed was silent.
+
+    Only what any run must set is set: the output folder, the step budget and batch (the same as the
+    course run), no checkpoints or reporting, and precision for the hardware — the default bf16 does
+    not run on a T4 and was ~8x slower on the course CPU, which would measure the CPU, not the recipe.
+    So the defaults that remain are lr 2e-5 (linear decay, no warm-up), activation checkpointing on,
+    max_length 1024, and SFTTrainer's bf16 LoRA weights.
+    """
+    from trl import SFTConfig
+
+    return SFTConfig(output_dir=output_dir, save_strategy="no", report_to="none", use_cpu=device.type == "cpu",
+                     **runtime.sft_precision_flags(device), **values)
+
+
+def training_flops(tokens: int, model_config: Any, trainable: int, *, full: bool = False) -> float:
+    """Useful training FLOPs: 2 per weight per token forward, 2 more backward for activations' gradients,
+    and 2 more for weight gradients of what trains (all weights for full fine-tuning, else the LoRA ones).
+
+    The head counts (it is a matmul), the embedding lookup does not; recomputation by checkpointing is
+    not useful work and is left out.
+    """
+    matmul = budget.linear_parameters(model_config) + model_config.vocab_size * model_config.hidden_size
+    if full:
+        return 6 * matmul * tokens
+    return (4 * matmul + 6 * trainable) * tokens
+
+
+def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
+    """Train the embedded model with the course or the seed recipe on the same data; time it, score it."""
+    from peft import LoraConfig
+    from trl import SFTTrainer
+
+    from helpers import artifacts, data
+
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {RECIPES}")
+    device = runtime.pick_device()
+    tokenizer = models.load_tokenizer("smollm2")
+    meter = PeakMemory(device)
+    base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device),
+                                  dtype=runtime.pick_compute_dtype(device), device=device)
+    output_dir = str(artifacts.outputs_dir() / f"bench-{name}")
+    budget_values = {"max_steps": size.speed_steps, "per_device_train_batch_size": size.speed_batch_size,
+                     "logging_steps": 1, "seed": 0, "eval_strategy": "steps",
+                     "eval_steps": max(1, size.speed_steps // size.speed_evaluations), "per_device_eval_batch_size": 16}
+    if name == "course":
+        args = recipe.sft_config(output_dir, device, **budget_values)
+        peft_config = recipe.lora_config()
+    else:
+        args = seed_sft_config(output_dir, device, **budget_values)
+        peft_config = LoraConfig(**recipe.SEED_LORA)
+    trainer = SFTTrainer(model=base, args=args, train_dataset=data.as_prompt_completion(data.load_split("train")),
+                         eval_dataset=data.as_prompt_completion(data.load_split("validation")),
+                         processing_class=tokenizer, peft_config=peft_config)
+    if name == "course":
+        recipe.keep_adapter_in_fp32(trainer.model)
+    meter.start()
+    start = time.perf_counter()
+    result = trainer.train()
+    history = trainer.state.log_history
+    evaluations = [h for h in history if "eval_loss" in h]
+    seconds = time.perf_counter() - start - sum(h["eval_runtime"] for h in evaluations)  # training time only
+    peak = meter.peak()
+    if not evaluations or evaluations[-1]["step"] != result.global_step:
+        evaluations.append({**trainer.evaluate(), "step": result.global_step})
+    validation_loss = evaluations[-1]["eval_loss"]
+    tokens = max(h["num_tokens"] for h in history if "num_tokens" in h)
+    trainable = trainer.model.get_nb_trainable_parameters()[0]
+    flops = training_flops(tokens, models.load_model_config("smollm2"), trainable)
+    return {
+        "recipe": name,
+        "device": device_name(device),
+        "steps": result.global_step,
+        "tokens": int(tokens),
+        "seconds": seconds,
+        "seconds_per_step": seconds / result.global_step,
+        "tokens_per_second": tokens / seconds,
+        "peak_bytes": peak,
+        "peak_how": meter.method,
+        "validation_loss": validation_loss,
+        "validation_curve": [[h["step"], h["eval_loss"]] for h in evaluations],
+        "trainable_parameters": trainable,
+        "learning_rate": args.learning_rate,
+        "activation_checkpointing": bool(args.gradient_checkpointing),
+        "lora_dtype": str({p.dtype for p in trainer.model.parameters() if p.requires_grad}.pop()).replace("torch.", ""),
+        "target_modules": sorted(trainer.model.peft_config["default"].target_modules),
+        "model_flops_per_second": flops / seconds,
+    }
+
+
+def measure_matmul_peak(seconds: float = 2.0) -> dict[str, Any]:
+    """FLOP/s of a large square matmul in the dtype training computes in: the roof to measure against."""
+    device = runtime.pick_device()
+    dtype = runtime.pick_compute_dtype(device)
+    n = 2048 if device.type == "cpu" else 8192
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    a @ b  # warm-up
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * n**3 / (time.perf_counter() - start))
+    return {"device": device_name(device), "dtype": str(dtype).replace("torch.", ""), "n": n,
+            "flops_per_second": best, "threads": torch.get_num_threads()}
+
+
+# --- on paper ------------------------------------------------------------------------------------------
+
+
+def paper_budgets(batch_size: int = 4, seq_len: int = 512) -> list[dict[str, Any]]:
+    """Predicted peaks for TinyLlama-1.1B and a 7B model, full (fp32 and mixed bf16) vs LoRA vs QLoRA on a GPU."""
+    from functools import partial
+
+    rows = []
+    for name, config in (("TinyLlama-1.1B", models.load_model_config("tinyllama")),
+                         ("Llama-2-7B", budget.paper_config("llama-2-7b"))):
+        setup = partial(budget.TrainingSetup, device="cuda")
+        setups = {
+            "full fp32": setup("full", batch_size, seq_len),
+            "full, bf16 mixed": setup("full", batch_size, seq_len, compute_dtype="bfloat16"),
+            "full, bf16 mixed, 8-bit AdamW, checkpointing": setup(
+                "full", batch_size, seq_len, compute_dtype="bfloat16", optimizer="adamw_8bit",
+                activation_checkpointing=True),
+            "LoRA (16-bit base)": setup("lora", batch_size, seq_len, compute_dtype="float16",
+                                                       weight_dtype="float16"),
+            "QLoRA (NF4 base)": setup("qlora", batch_size, seq_len, compute_dtype="float16"),
+            "QLoRA + checkpointing": setup("qlora", batch_size, seq_len, compute_dtype="float16",
+                                                          activation_checkpointing=True),
+        }
+        for label, training in setups.items():
+            terms = budget.predict_training_memory(config, training)
+            rows.append({"model": name, "setup": label, "batch_size": batch_size, "seq_len": seq_len,
+                         "peak_bytes": budget.predict_peak_bytes(config, training), "terms": terms})
+    return rows
+
+
+# --- running it all ---------------------------------------------------------------------------------------
+
+
+def device_name(device: torch.device | None = None) -> str:
+    """The accelerator's name, or the CPU's model and core count."""
+    device = device or runtime.pick_device()
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model} ({os.cpu_count()} cores)"
+
+
+def _in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
+    size_json = json.dumps(dataclasses.asdict(size))
+    command = [sys.executable, "-m", "helpers.bench", "--one", kind, name, "--size", size_json]
+    env = dict(os.environ)
+    if kind == "memory":
+        # glibc keeps freed blocks under its (growing) mmap threshold for reuse, so peak RSS would count
+        # memory that was already free; a fixed 64 kB threshold returns every tensor's memory when freed.
+        env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"{kind} run {name!r} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
+    """Memory by method, course vs seed speed, and the matmul roof — each in a fresh process."""
+    from tqdm.auto import tqdm
+
+    jobs = [("memory", m) for m in budget.METHODS] + [("speed", r) for r in RECIPES] + [("matmul", "peak")]
+    results: dict[str, Any] = {"memory": [], "speed": [], "size": dataclasses.asdict(size)}
+    start = time.perf_counter()
+    for kind, name in tqdm(jobs, desc="bench", unit="run", disable=not progress):
+        outcome = _in_fresh_process(kind, name, size)
+        if kind == "matmul":
+            results["matmul"] = outcome
+        else:
+            results[kind].append(outcome)
+    results["paper"] = paper_budgets()
+    results["device"] = device_name()
+    results["versions"] = runtime.package_versions()
+    results["date"] = time.strftime("%Y-%m-%d")
+    results["seconds"] = time.perf_counter() - start
+    return results
+
+
+def speed_ratio(results: dict[str, Any]) -> float:
+    """Course tokens/s divided by the seed recipe's."""
+    by_recipe = {row["recipe"]: row for row in results["speed"]}
+    return by_recipe["course"]["tokens_per_second"] / by_recipe["seed"]["tokens_per_second"]
+
+
+def time_to_seed_quality_ratio(results: dict[str, Any]) -> float | None:
+    """Seed training time divided by the time the course recipe took to reach the seed's final validation loss.
+
+    Read off the course run's validation curve (evaluated every few steps); None if it never got there.
+    """
+    by_recipe = {row["recipe"]: row for row in results["speed"]}
+    course, seed = by_recipe["course"], by_recipe["seed"]
+    for step, loss in course["validation_curve"]:
+        if loss <= seed["validation_loss"]:
+            return seed["seconds"] / (step * course["seconds_per_step"])
+    return None
+
+
+def markdown_report(results: dict[str, Any]) -> str:
+    """The results as markdown tables: memory predicted vs measured, speed, the roof, the paper budgets."""
+    gb = 1e9
+    lines = [f"Measured on **{results['device']}**, {results['date']} (torch {results['versions']['torch']}, "
+             f"transformers {results['versions']['transformers']}, peft {results['versions']['peft']}, "
+             f"trl {results['versions']['trl']}); `make bench` took {results['seconds'] / 60:.1f} min.", ""]
+    memory = results["memory"]
+    shape = memory[0]["setup"]
+    lines += [f"**Training memory, embedded SmolLM2-135M**, batch {shape['batch_size']} x {shape['seq_len']} tokens, "
+              f"{memory[0]['measured_how']}:", "",
+              "| method | trainable | predicted peak | measured peak | error |", "|---|---:|---:|---:|---:|"]
+    for row in memory:
+        error = row["predicted_bytes"] / row["measured_bytes"] - 1
+        label = {"full": "full fine-tune (fp32)", "lora": f"LoRA ({row['setup']['weight_dtype']} base)",
+                 "qlora": "QLoRA (NF4 base)"}[row["method"]]
+        lines.append(f"| {label} | {row['trainable_parameters']:,} | {row['predicted_bytes'] / gb:.2f} GB | "
+                     f"{row['measured_bytes'] / gb:.2f} GB | {error:+.0%} |")
+    roof = results["matmul"]
+    lines += ["", f"**Course recipe vs the seed's**, same model, data and tokens; roof = {roof['dtype']} "
+              f"{roof['n']}² matmul at {roof['flops_per_second'] / 1e9:.0f} GFLOP/s:", "",
+              "| recipe | targets | lr | checkpointing | LoRA dtype | tokens | s/step | tokens/s | peak memory | "
+              "validation loss | model FLOP/s (share of roof) |",
+              "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results["speed"]:
+        targets = "all linear" if len(row["target_modules"]) == 7 else "+".join(row["target_modules"])
+        share = row["model_flops_per_second"] / roof["flops_per_second"]
+        lines.append(f"| {row['recipe']} | {targets} | {row['learning_rate']:g} | "
+                     f"{'on' if row['activation_checkpointing'] else 'off'} | {row['lora_dtype']} | "
+                     f"{row['tokens']:,} | "
+                     f"{row['seconds_per_step']:.2f} | {row['tokens_per_second']:,.0f} | "
+                     f"{row['peak_bytes'] / gb:.2f} GB | {row['validation_loss']:.3f} | "
+                     f"{row['model_flops_per_second'] / 1e9:.1f} GFLOP/s ({share:.0%}) |")
+    lines += ["", f"The course recipe processes **{speed_ratio(results):.2f}x** the seed's tokens per second."]
+    quality = time_to_seed_quality_ratio(results)
+    if quality is not None:
+        lines += [f"It reaches the seed's final validation loss **{quality:.1f}x** sooner (validation loss measured "
+                  f"every {results['size']['speed_steps'] // results['size']['speed_evaluations']} steps)."]
+    lines += [""]
+    paper = results["paper"]
+    lines += [f"**On paper** (predicted peaks, batch {paper[0]['batch_size']} x {paper[0]['seq_len']} tokens, "
+              "on a GPU; activations in 16 bits except for full fp32):", "",
+              "| setup | TinyLlama-1.1B | Llama-2-7B |", "|---|---:|---:|"]
+    setups = list(dict.fromkeys(row["setup"] for row in paper))
+    for label in setups:
+        cells = [f"{row['peak_bytes'] / gb:.1f} GB" for row in paper if row["setup"] == label]
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_slug(results: dict[str, Any]) -> str:
+    """A file name for one machine's results: ``cpu-2-cores`` or the GPU's name."""
+    device = results["device"]
+    if "cores)" in device:
+        return f"cpu-{device.rsplit('(', 1)[1].split()[0]}-cores"
+    return "gpu-" + "-".join(device.lower().replace("nvidia", "").split())
+
+
+def write_results(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    """Write ``bench-<machine>.json`` and ``.md`` into ``folder``; return both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"bench-{machine_slug(results)}"
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(markdown_report(results))
+    return json_path, md_path
+
+
+def load_results(folder: Path) -> list[dict[str, Any]]:
+    """Every ``bench-*.json`` in ``folder`` (empty if none)."""
+    return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("bench-*.json"))]
+
+
+README_START = "<!-- bench:start (written by `make bench RECORD=1`) -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(report: str, readme: Path = REPO_ROOT / "README.md") -> None:
+    """Replace the README's benchmark block (between its two markers) with ``report``."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no benchmark markers ({README_START} ... {README_END})")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{report}{README_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller batches and fewer steps (about 2 minutes)")
+    parser.add_argument("--record", action="store_true", help=f"also write the results to {RECORDED_DIR.name}/")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: results/)")
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "NAME"), help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    size = BenchSize(**json.loads(options.size)) if options.size else (QUICK if options.quick else FULL)
+    if options.one:  # a single measurement, in the fresh process run_all started
+        runtime.quiet_library_output()
+        kind, name = options.one
+        if kind == "memory":
+            outcome = measure_memory(name, size)
+        elif kind == "speed":
+            outcome = measure_recipe(name, size)
+        else:
+            outcome = measure_matmul_peak()
+        print(json.dumps(outcome))
+        return 0
+    results = run_all(size)
+    paths = write_results(results, options.out)
+    if options.record:
+        write_results(results, RECORDED_DIR)
+        if results["device"].endswith("cores)"):  # the README quotes the CPU run; GPU runs sit beside it
+            update_readme(markdown_report(results))
+    print(markdown_report(results))
+    print("written:", *paths)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

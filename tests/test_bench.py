@@ -1,0 +1,88 @@
+"""The benchmark's plumbing: peak measurement, the seed recipe's config, FLOP counting and the report."""
+
+import pytest
+import torch
+
+from helpers import bench, budget, models
+
+
+def _results() -> dict:
+    setup = {"batch_size": 8, "seq_len": 128, "weight_dtype": "bfloat16"}
+    memory = [{"method": m, "trainable_parameters": 10, "predicted_bytes": 1.1e9, "measured_bytes": 1.0e9,
+               "measured_how": "peak RSS", "setup": setup} for m in budget.METHODS]
+    speed = [
+        {"recipe": "course", "target_modules": ["a"] * 7, "learning_rate": 5e-4, "activation_checkpointing": False,
+         "lora_dtype": "float32", "tokens": 1000, "seconds": 10.0, "seconds_per_step": 1.0, "tokens_per_second": 100.0,
+         "peak_bytes": 1e9, "validation_loss": 1.5, "model_flops_per_second": 5e9,
+         "validation_curve": [[4, 2.5], [8, 1.9], [10, 1.5]]},
+        {"recipe": "seed", "target_modules": ["q_proj", "v_proj"], "learning_rate": 2e-5,
+         "activation_checkpointing": True, "lora_dtype": "bfloat16", "tokens": 1000, "seconds": 20.0,
+         "seconds_per_step": 2.0, "tokens_per_second": 50.0, "peak_bytes": 1e9, "validation_loss": 2.0,
+         "model_flops_per_second": 2.5e9, "validation_curve": [[10, 2.0]]},
+    ]
+    return {"device": "Some CPU (2 cores)", "date": "2026-11-28", "seconds": 300.0, "memory": memory, "speed": speed,
+            "matmul": {"dtype": "float32", "n": 2048, "flops_per_second": 1e11},
+            "paper": bench.paper_budgets(), "size": {"speed_steps": 16, "speed_evaluations": 4},
+            "versions": {"torch": "2", "transformers": "5", "peft": "0.21", "trl": "1"}}
+
+
+def test_ratios_read_the_speed_rows():
+    results = _results()
+    assert bench.speed_ratio(results) == 2.0
+    # the course run reached the seed's final loss (2.0) at step 8: 8 s against the seed's 20 s
+    assert bench.time_to_seed_quality_ratio(results) == 2.5
+    results["speed"][0]["validation_curve"] = [[10, 2.1]]
+    assert bench.time_to_seed_quality_ratio(results) is None
+
+
+def test_markdown_report_has_every_method_recipe_and_paper_row():
+    report = bench.markdown_report(_results())
+    assert "| full fine-tune (fp32) | 10 | 1.10 GB | 1.00 GB | +10% |" in report
+    assert "| course | all linear |" in report and "| seed | q_proj+v_proj |" in report
+    assert "**2.00x** the seed's tokens per second" in report
+    assert "| full fp32 |" in report and "QLoRA + checkpointing" in report
+
+
+def test_results_are_written_per_machine(tmp_path):
+    results = _results()
+    json_path, md_path = bench.write_results(results, tmp_path)
+    assert json_path.name == "bench-cpu-2-cores.json" and md_path.is_file()
+    assert bench.load_results(tmp_path)[0]["device"] == results["device"]
+    assert bench.machine_slug({"device": "NVIDIA H200"}) == "gpu-h200"
+
+
+def test_readme_block_is_replaced_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{bench.README_START}\nold\n{bench.README_END}\noutro\n")
+    bench.update_readme("new table\n", readme)
+    assert readme.read_text() == f"intro\n{bench.README_START}\nnew table\n{bench.README_END}\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="no benchmark markers"):
+        bench.update_readme("x", readme)
+
+
+def test_cpu_peak_memory_sees_a_large_allocation():
+    meter = bench.PeakMemory(torch.device("cpu"))
+    meter.start()
+    block = torch.ones(50_000_000)  # 200 MB, touched
+    assert meter.peak() >= 190e6
+    del block
+
+
+def test_seed_config_keeps_the_library_defaults_where_the_seed_was_silent():
+    args = bench.seed_sft_config("unused", torch.device("cpu"), max_steps=3)
+    assert args.learning_rate == 2e-5 and args.gradient_checkpointing and args.lr_scheduler_type == "linear"
+    assert not args.bf16 and not args.fp16 and args.use_cpu
+
+
+def test_training_flops_count_forward_backward_and_trainable_weights():
+    config = models.load_model_config("tinyllama")
+    matmul = budget.linear_parameters(config) + config.vocab_size * config.hidden_size
+    assert bench.training_flops(10, config, 0, full=True) == 60 * matmul
+    assert bench.training_flops(10, config, 100) == 40 * matmul + 6000
+
+
+def test_setups_follow_the_course_recipe_on_cpu():
+    setups = {m: bench.setup_for(m, torch.device("cpu"), bench.QUICK) for m in budget.METHODS}
+    assert setups["full"].compute_dtype == "float32" and setups["lora"].weight_dtype == "bfloat16"
+    assert setups["qlora"].lora_dropout == 0.0 and setups["qlora"].batch_size == bench.QUICK.memory_batch_size
