@@ -491,12 +491,9 @@ README_END = "<!-- bench:end -->"
 
 def update_readme(report: str, readme: Path = REPO_ROOT / "README.md") -> None:
     """Replace the README's benchmark block (between its two markers) with ``report``."""
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme} has no benchmark markers ({README_START} ... {README_END})")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{report}{README_END}{tail}")
+    from helpers.course import replace_marked_block
+
+    replace_marked_block(readme, README_START, README_END, report, what="benchmark")
 
 
 def main(argv: list[str] | None = None) -> int:

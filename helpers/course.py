@@ -120,14 +120,19 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
     return "\n".join(lines)
 
 
+def replace_marked_block(path: Path, start: str, end: str, body: str, *, what: str = "generated") -> None:
+    """Rewrite what lies between the ``start`` and ``end`` markers of ``path`` (the README's generated blocks)."""
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {what} block ({start} ... {end})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}{end}{tail}")
+
+
 def update_readme_table(record: dict[str, Any], readme: Path = README, repo: str | None = None) -> None:
     """Replace the README's timing block with the table of ``record``."""
-    text = readme.read_text()
-    if TABLE_START not in text or TABLE_END not in text:
-        raise ValueError(f"{readme} has no timing block ({TABLE_START} ... {TABLE_END})")
-    head, rest = text.split(TABLE_START, 1)
-    _, tail = rest.split(TABLE_END, 1)
-    readme.write_text(f"{head}{TABLE_START}\n{timing_table(record, repo=repo)}\n{TABLE_END}{tail}")
+    replace_marked_block(readme, TABLE_START, TABLE_END, timing_table(record, repo=repo) + "\n", what="timing")
 
 
 def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:

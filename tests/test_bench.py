@@ -57,7 +57,7 @@ def test_readme_block_is_replaced_between_markers(tmp_path):
     bench.update_readme("new table\n", readme)
     assert readme.read_text() == f"intro\n{bench.README_START}\nnew table\n{bench.README_END}\noutro\n"
     readme.write_text("no markers")
-    with pytest.raises(ValueError, match="no benchmark markers"):
+    with pytest.raises(ValueError, match="no benchmark block"):
         bench.update_readme("x", readme)
 
 
