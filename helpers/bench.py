@@ -45,11 +45,12 @@ class BenchSize:
     speed_steps: int = 16
     speed_batch_size: int = 8
     speed_evaluations: int = 4
+    speed_validation_examples: int | None = None  # None: the whole validation split
 
 
 FULL = BenchSize()
 QUICK = BenchSize(memory_batch_size=8, memory_seq_len=64, memory_steps=2, speed_steps=3, speed_batch_size=4,
-                  speed_evaluations=1)
+                  speed_evaluations=1, speed_validation_examples=20)
 
 
 # --- measuring memory -------------------------------------------------------------------------------
@@ -73,6 +74,8 @@ class PeakMemory:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        if device.type != "cuda":
+            _release_free_memory()
         self.baseline = 0 if device.type == "cuda" else _status_kb("VmRSS")
 
     @property
@@ -252,8 +255,11 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
     else:
         args = seed_sft_config(output_dir, device, **budget_values)
         peft_config = LoraConfig(**recipe.SEED_LORA)
+    validation = data.load_split("validation")
+    if size.speed_validation_examples:
+        validation = validation.select(range(size.speed_validation_examples))
     trainer = SFTTrainer(model=base, args=args, train_dataset=data.as_prompt_completion(data.load_split("train")),
-                         eval_dataset=data.as_prompt_completion(data.load_split("validation")),
+                         eval_dataset=data.as_prompt_completion(validation),
                          processing_class=tokenizer, peft_config=peft_config)
     if name == "course":
         recipe.keep_adapter_in_fp32(trainer.model)

@@ -32,6 +32,7 @@ TOP_LEVEL_KEYS = {
     "output_dir": "folder for the adapter and train_metrics.json (an old one is moved to <name>.previous)",
     "data_dir": "folder with train/validation/test .jsonl files (default: the course dataset)",
     "eval_examples": "how many test messages to score with chrF after training (0 skips scoring)",
+    "validation_examples": "how many validation pairs give the final validation loss (default all; 0 skips it)",
     "lora": "LoraConfig values that replace the recipe's",
     "training": "SFTConfig values that replace the recipe's",
 }
@@ -54,6 +55,7 @@ class TrainConfig:
     output_dir: str = str(artifacts.adapter_dir())
     data_dir: str | None = None
     eval_examples: int = 24
+    validation_examples: int | None = None
     lora: dict[str, Any] = dataclasses.field(default_factory=dict)
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -146,6 +148,10 @@ def parse_config(values: Any, source: str = "config") -> TrainConfig:
         config.eval_examples = _check_kind("eval_examples", values["eval_examples"], 0)
         if config.eval_examples < 0:
             raise ConfigError(f"eval_examples must be 0 or more, got {config.eval_examples}")
+    if values.get("validation_examples") is not None:
+        config.validation_examples = _check_kind("validation_examples", values["validation_examples"], 0)
+        if config.validation_examples < 0:
+            raise ConfigError(f"validation_examples must be 0 or more, got {config.validation_examples}")
     config.lora = _check_section("lora", values.get("lora"), _field_names(LoraConfig), recipe.LORA, set())
     sft_defaults = {f.name: f.default for f in dataclasses.fields(SFTConfig) if f.default is not dataclasses.MISSING}
     config.training = _check_section(
@@ -222,6 +228,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     device = _launch_device()
     folder = Path(config.data_dir) if config.data_dir else None
     train_pairs, validation_pairs = data.load_split("train", folder), data.load_split("validation", folder)
+    if config.validation_examples is not None:
+        validation_pairs = validation_pairs.select(range(min(config.validation_examples, len(validation_pairs))))
     args = recipe.sft_config(config.output_dir, device, **config.training)  # also sets up the processes
     main = args.process_index == 0
     print(f"process {args.process_index} of {args.world_size} trains on {device}", flush=True)
@@ -233,7 +241,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         model=model,
         args=args,
         train_dataset=data.as_prompt_completion(train_pairs),
-        eval_dataset=data.as_prompt_completion(validation_pairs),
+        eval_dataset=data.as_prompt_completion(validation_pairs) if len(validation_pairs) else None,
         processing_class=tokenizer,
         peft_config=recipe.lora_config(**config.lora),
     )
@@ -242,7 +250,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     train_start = time.perf_counter()
     result = trainer.train()
     train_seconds = time.perf_counter() - train_start
-    eval_loss = trainer.evaluate()["eval_loss"]
+    eval_loss = trainer.evaluate()["eval_loss"] if len(validation_pairs) else None
     if trainer.is_fsdp_enabled:
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     trainer.save_model(config.output_dir)  # writes on the main process only

@@ -42,6 +42,7 @@ def test_recipe_defaults_build_library_configs():
         ({"model": "gpt5"}, "model: unknown model 'gpt5'"),
         ({"quantization": "int3"}, "quantization must be one of"),
         ({"eval_examples": -1}, "eval_examples must be 0 or more"),
+        ({"validation_examples": "all"}, "validation_examples must be a whole number"),
         ([1, 2], "must hold a mapping"),
     ],
 )
