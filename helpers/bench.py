@@ -33,6 +33,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "results"
 RECORDED_DIR = REPO_ROOT / "benchmarks"
 RECIPES = ("course", "seed")
+TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+"""The budget's dtype names (``budget.DTYPE_BYTES``) as torch dtypes."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +122,7 @@ def setup_for(method: str, device: torch.device, size: BenchSize) -> budget.Trai
     """
     compute = runtime.pick_compute_dtype(device)
     sixteen = compute if compute != torch.float32 else torch.bfloat16
-    names = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
+    names = {dtype: name for name, dtype in TORCH_DTYPES.items()}
     lora = recipe.LORA
     common = {"device": device.type, "batch_size": size.memory_batch_size, "seq_len": size.memory_seq_len,
               "r": lora["r"], "target_modules": lora["target_modules"], "lora_dropout": lora["lora_dropout"]}
@@ -148,15 +150,14 @@ def load_for_method(method: str, setup: budget.TrainingSetup, device: torch.devi
     """The embedded model ready to train by ``method`` (all weights, LoRA on 16 bits, or QLoRA)."""
     from peft import get_peft_model
 
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if method == "full":
         model = models.load_base_model("smollm2", dtype=torch.float32, device=device)
         model.requires_grad_(True)
         return model.train()
     if method == "lora":
-        base = models.load_base_model("smollm2", dtype=dtypes[setup.weight_dtype], device=device)
+        base = models.load_base_model("smollm2", dtype=TORCH_DTYPES[setup.weight_dtype], device=device)
     else:
-        compute = dtypes[setup.compute_dtype]
+        compute = TORCH_DTYPES[setup.compute_dtype]
         base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device), dtype=compute,
                                       device=device)
     model = get_peft_model(base, recipe.lora_config())
@@ -170,8 +171,7 @@ def measure_memory(method: str, size: BenchSize = FULL) -> dict[str, Any]:
     setup = setup_for(method, device, size)
     tokenizer = models.load_tokenizer("smollm2")
     batch = packed_batch(tokenizer, setup.batch_size, setup.seq_len).to(device)
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    warm_up_kernels(device, (torch.float32, dtypes[setup.compute_dtype]))
+    warm_up_kernels(device, (torch.float32, TORCH_DTYPES[setup.compute_dtype]))
     meter = PeakMemory(device)  # baseline: libraries imported and warmed up, no model yet
     model = load_for_method(method, setup, device)
     trainable = [p for p in model.parameters() if p.requires_grad]

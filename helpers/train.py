@@ -286,7 +286,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     metrics["total_seconds"] = round(time.perf_counter() - start, 2)
     output = Path(config.output_dir)
     (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-    (output / CONFIG_COPY).write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
+    resolved = {**dataclasses.asdict(config), "lora": config.lora_values(), "training": config.training_values()}
+    (output / CONFIG_COPY).write_text(yaml.safe_dump(resolved, sort_keys=False))  # every value it trained with
     return metrics
 
 

@@ -111,7 +111,9 @@ def test_script_trains_and_lesson_05_merges_its_adapter(tmp_path):
     metrics = json.loads((out / train.METRICS_FILE).read_text())
     assert metrics["processes"] == 1 and metrics["steps"] == 3 and metrics["tokens"] > 0
     assert metrics["trainable_parameters"] == 4_884_480 and 0 <= metrics["test_chrf"] <= 100
-    assert (out / train.CONFIG_COPY).is_file()
+    saved = train.load_config(out / train.CONFIG_COPY)  # the copy is itself a valid config, with every value
+    assert saved.training["max_steps"] == 3 and saved.training["learning_rate"] == recipe.TRAINING["learning_rate"]
+    assert saved.lora["r"] == recipe.LORA["r"]
 
     # Lesson 05's merge path, on the script's adapter.
     spec = models.resolve_model("smollm2")
