@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from helpers import style
 from helpers.data import prompt_messages
 
 
@@ -65,8 +66,82 @@ def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score
 
 
+def chrf_interval(
+    hypotheses: Sequence[str], references: Sequence[str], *, resamples: int = 1000
+) -> tuple[float, float]:
+    """Corpus chrF and the half-width of its 95% bootstrap interval (sacrebleu resamples the messages).
+
+    sacrebleu seeds its resampling (``SACREBLEU_SEED``, default 12345), so the interval is reproducible.
+    """
+    from sacrebleu.metrics import CHRF
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    score = CHRF().corpus_score(list(hypotheses), [list(references)], n_bootstrap=resamples)
+    return score.score, float(score._ci)
+
+
+@torch.inference_mode()
+def reference_loss(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], *, batch_size: int = 16) -> float:
+    """Mean loss per token of each corporate reference given its prompt: what training minimises, on held-out pairs.
+
+    ``exp`` of it is the reference's perplexity. Only the answer tokens (and the end-of-turn token) count,
+    exactly as in training; sequences are right-padded so positions match a single-sequence forward pass.
+    """
+    from helpers.data import to_prompt_completion
+
+    pairs = list(pairs)
+    device = next(model.parameters()).device
+    total_loss, total_tokens = 0.0, 0
+    for start in range(0, len(pairs), batch_size):
+        ids, answer_masks = [], []
+        for row in pairs[start : start + batch_size]:
+            example = to_prompt_completion(row)
+            prompt = tokenizer.apply_chat_template(example["prompt"], add_generation_prompt=True, return_dict=True)
+            full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], return_dict=True)
+            prompt_ids, full_ids = prompt["input_ids"], full["input_ids"]
+            if full_ids[: len(prompt_ids)] != prompt_ids:
+                raise ValueError("the chat template does not extend the prompt with the answer")
+            end = len(full_ids) - full_ids[::-1].index(tokenizer.convert_tokens_to_ids(tokenizer.eos_token))
+            ids.append(full_ids[:end])
+            answer_masks.append([0] * len(prompt_ids) + [1] * (end - len(prompt_ids)))
+        width = max(len(i) for i in ids)
+        input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        answer = torch.zeros_like(input_ids, dtype=torch.bool)
+        for row, (token_ids, mask) in enumerate(zip(ids, answer_masks, strict=True)):
+            input_ids[row, : len(token_ids)] = torch.tensor(token_ids)
+            attention[row, : len(token_ids)] = 1
+            answer[row, : len(mask)] = torch.tensor(mask, dtype=torch.bool)
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
+        targets, scored = input_ids[:, 1:].to(device), answer[:, 1:].to(device)
+        losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
+        total_loss += losses[scored].sum().item()
+        total_tokens += int(scored.sum())
+    return total_loss / total_tokens
+
+
 def sentence_chrf(hypothesis: str, reference: str) -> float:
     """chrF of one reply against its reference (for before/after tables)."""
     import sacrebleu
 
     return sacrebleu.sentence_chrf(hypothesis, [reference]).score
+
+
+def lens_scores(replies: Sequence[str], pairs: Sequence[dict[str, str]]) -> dict[str, float]:
+    """Every text lens for one system's replies: chrF (with its 95% interval), slang-free, on-task, facts kept.
+
+    ``pairs`` are the held-out rows (``casual``, ``corporate``) the replies answer, in order. Shares are 0-1.
+    """
+    pairs = list(pairs)
+    references = [row["corporate"] for row in pairs]
+    score, interval = chrf_interval(replies, references)
+    return {
+        "chrf": score,
+        "chrf_ci": interval,
+        "slang_free": style.share(style.is_slang_free(reply) for reply in replies),
+        "on_task": style.share(style.stays_on_task(r, ref) for r, ref in zip(replies, references, strict=True)),
+        "facts_kept": style.share(
+            style.keeps_facts(row["casual"], reply) for row, reply in zip(pairs, replies, strict=True)
+        ),
+    }

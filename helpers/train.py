@@ -31,7 +31,7 @@ TOP_LEVEL_KEYS = {
     "quantization": "nf4 (QLoRA, the course recipe) or none (LoRA on a full-precision base)",
     "output_dir": "folder for the adapter and train_metrics.json (an old one is moved to <name>.previous)",
     "data_dir": "folder with train/validation/test .jsonl files (default: the course dataset)",
-    "eval_examples": "how many test messages to score with chrF after training (0 skips scoring)",
+    "eval_examples": "how many validation messages to answer and score after training (default all; 0 skips it)",
     "validation_examples": "how many validation pairs give the final validation loss (default all; 0 skips it)",
     "lora": "LoraConfig values that replace the recipe's",
     "training": "SFTConfig values that replace the recipe's",
@@ -54,7 +54,7 @@ class TrainConfig:
     quantization: str = "nf4"
     output_dir: str = str(artifacts.adapter_dir())
     data_dir: str | None = None
-    eval_examples: int = 24
+    eval_examples: int | None = None
     validation_examples: int | None = None
     lora: dict[str, Any] = dataclasses.field(default_factory=dict)
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -106,7 +106,10 @@ def _check_section(section: str, values: Any, known: set[str], defaults: dict[st
             close = sorted(k for k in known if k.startswith(str(key)[:3]))[:5]
             hint = f"; did you mean one of {close}?" if close else ""
             raise ConfigError(f"unknown key {name!r}{hint}")
-        if key in defaults and defaults[key] is not None:
+        if key == "target_modules" and isinstance(value, list):  # peft takes a name, or a list of names
+            if not value or not all(isinstance(module, str) for module in value):
+                raise ConfigError(f"{name} must be a module name or a list of names, got {value!r}")
+        elif key in defaults and defaults[key] is not None:
             value = _check_kind(name, value, defaults[key])
         if key in POSITIVE_INTS and isinstance(value, int) and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value!r}")
@@ -144,7 +147,7 @@ def parse_config(values: Any, source: str = "config") -> TrainConfig:
     for key in ("output_dir", "data_dir"):
         if values.get(key) is not None:
             setattr(config, key, str(values[key]))
-    if "eval_examples" in values:
+    if values.get("eval_examples") is not None:
         config.eval_examples = _check_kind("eval_examples", values["eval_examples"], 0)
         if config.eval_examples < 0:
             raise ConfigError(f"eval_examples must be 0 or more, got {config.eval_examples}")
@@ -247,9 +250,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     if not _uses_fsdp():
         recipe.keep_adapter_in_fp32(trainer.model)
-    train_start = time.perf_counter()
+    train_start, cpu_start = time.perf_counter(), time.process_time()
     result = trainer.train()
-    train_seconds = time.perf_counter() - train_start
+    train_seconds, cpu_seconds = time.perf_counter() - train_start, time.process_time() - cpu_start
     eval_loss = trainer.evaluate()["eval_loss"] if len(validation_pairs) else None
     if trainer.is_fsdp_enabled:
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
@@ -269,6 +272,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "steps": result.global_step,
         "tokens": int(tokens),
         "train_seconds": round(train_seconds, 2),
+        "train_cpu_seconds": round(cpu_seconds, 2),
         "tokens_per_second": round(tokens / train_seconds, 1) if train_seconds else None,
         "first_train_loss": losses[0] if losses else None,
         "last_train_loss": losses[-1] if losses else None,
@@ -277,12 +281,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "total_parameters": total,
     }
-    if config.eval_examples:
-        test_rows = data.load_split("test", folder).select(range(config.eval_examples))
+    if config.eval_examples != 0:  # recipes are chosen on validation; only lesson 04 reports the test split
+        rows = list(data.load_split("validation", folder))[: config.eval_examples]
         trainer.model.eval()
-        replies = evaluation.generate_replies(trainer.model, tokenizer, test_rows["casual"], progress=False)
-        metrics["test_examples"] = config.eval_examples
-        metrics["test_chrf"] = round(evaluation.chrf(replies, test_rows["corporate"]), 2)
+        score_start = time.perf_counter()
+        replies = evaluation.generate_replies(trainer.model, tokenizer, [r["casual"] for r in rows], progress=False)
+        metrics["validation_examples_scored"] = len(rows)
+        metrics["validation_scores"] = {k: round(v, 4) for k, v in evaluation.lens_scores(replies, rows).items()}
+        metrics["validation_chrf"] = round(metrics["validation_scores"]["chrf"], 2)
+        metrics["score_seconds"] = round(time.perf_counter() - score_start, 2)
     metrics["total_seconds"] = round(time.perf_counter() - start, 2)
     output = Path(config.output_dir)
     (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""The course's programs: the training script, the benchmark and the recipe sweep (not imported by lessons)."""
