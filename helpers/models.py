@@ -2,7 +2,8 @@
 
 A small registry picked by the ``COURSE_MODEL`` environment variable (``auto`` | ``tinyllama`` |
 ``smollm2``). ``auto`` means TinyLlama-1.1B-Chat from the Hub when CUDA is available and the
-embedded SmolLM2-135M-Instruct otherwise. The loaders stay thin on purpose: the lessons build
+embedded SmolLM2-135M-Instruct otherwise. :func:`resolve_model` decides once per run and the
+loaders take the :class:`ModelSpec` it returns. The loaders stay thin on purpose: the lessons build
 their own ``BitsAndBytesConfig`` and pass it in. Introduced in lesson 00.
 """
 
@@ -60,8 +61,15 @@ class HubUnavailableError(OSError):
 
 
 def resolve_model(name: str | None = None) -> ModelSpec:
-    """Turn a name (or ``$COURSE_MODEL``, default ``auto``) into a :class:`ModelSpec`."""
-    requested = (name if name is not None else os.environ.get(MODEL_ENV, "auto")).strip().lower()
+    """Turn a model name into a :class:`ModelSpec`: the one place the course's model is decided.
+
+    No name, or ``auto``, defers to ``$COURSE_MODEL``; when that is unset or ``auto`` too, the hardware
+    decides (TinyLlama on CUDA, the embedded model otherwise). So ``model: auto`` in a training config
+    and ``COURSE_MODEL=smollm2`` give the embedded model, on any machine.
+    """
+    requested = (name or "auto").strip().lower()
+    if requested == "auto":
+        requested = os.environ.get(MODEL_ENV, "auto").strip().lower() or "auto"
     if requested == "auto":
         requested = "tinyllama" if pick_device().type == "cuda" else "smollm2"
     if requested not in MODELS:

@@ -1,4 +1,4 @@
-"""The Corporate Translator training recipe, written once for lesson 04 and ``python -m helpers.train``.
+"""The Corporate Translator training recipe, written once for lesson 04 and ``python -m programs.train``.
 
 Lesson 04 spells the same ``BitsAndBytesConfig``, ``LoraConfig`` and ``SFTConfig`` out in full (that
 is what it teaches) and checks them against this module, so the notebook and the script cannot
@@ -69,24 +69,28 @@ def lora_config(**overrides: Any) -> Any:
     return LoraConfig(**{**LORA, **overrides})
 
 
-def sft_config(output_dir: str, device: torch.device, **overrides: Any) -> Any:
-    """The recipe's ``SFTConfig``: :data:`TRAINING`, precision for ``device``, no checkpoints or reporting.
+def sft_values(output_dir: str, device: torch.device) -> dict[str, Any]:
+    """Every ``SFTConfig`` value of the recipe: :data:`TRAINING`, precision for ``device``, no checkpoints or reports.
 
     On a CPU it also sets ``use_cpu=True``, which is what lets ``accelerate launch`` run several CPU
-    processes over gloo (the script in lesson 07).
+    processes over gloo (the script in lesson 07, whose defaults these are).
     """
-    from trl import SFTConfig
-
-    values: dict[str, Any] = {
+    return {
         **TRAINING,
         **sft_precision_flags(device),
-        "output_dir": output_dir,
+        "output_dir": str(output_dir),
         "save_strategy": "no",
         "report_to": "none",
         "use_cpu": device.type == "cpu",
         "ddp_find_unused_parameters": False,  # every LoRA weight is used in every step
     }
-    return SFTConfig(**{**values, **overrides})
+
+
+def sft_config(output_dir: str, device: torch.device, **overrides: Any) -> Any:
+    """The recipe's ``SFTConfig`` (:func:`sft_values`; ``overrides`` replace single values)."""
+    from trl import SFTConfig
+
+    return SFTConfig(**{**sft_values(output_dir, device), **overrides})
 
 
 def keep_adapter_in_fp32(model: torch.nn.Module) -> int:

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from helpers.artifacts import REPO_ROOT
+
 SWEEP_FILE = REPO_ROOT / "configs" / "sweep.yaml"
 BASE_CONFIG = REPO_ROOT / "configs" / "train" / "corporate_translator.yaml"
 RESULTS = REPO_ROOT / "results" / "recipe-sweep.json"
@@ -40,17 +41,24 @@ def load_sweep(path: Path = SWEEP_FILE) -> dict[str, Any]:
 
 
 def assignments(overrides: dict[str, Any]) -> list[str]:
-    """``--set`` arguments for the training script (values as JSON, which YAML reads back unchanged)."""
-    return [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    """The training script's options for a candidate's ``set``: ``max_steps: 56`` -> ``--max_steps 56``.
+
+    Keys may also carry a section (``training.max_steps``, ``lora.r`` -> ``--lora_r``), as older sweep files did.
+    """
+    from programs.train import LORA_FLAGS, as_options
+
+    flat = {}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        flat[LORA_FLAGS.get(name, name) if section == "lora" else name] = value
+    return as_options(flat)
 
 
 def run_candidate(recipe: dict[str, Any], output_root: Path) -> dict[str, Any]:
-    """Train one candidate with ``python -m helpers.train`` in a fresh process; return its metrics."""
+    """Train one candidate with ``python -m programs.train`` in a fresh process; return its metrics."""
     output = output_root / recipe["name"]
-    command = [sys.executable, "-m", "helpers.train", "--config", str(BASE_CONFIG),
-               "--set", f"output_dir={output}", "--set", "eval_examples=null"]
-    for assignment in assignments(recipe.get("set", {})):
-        command += ["--set", assignment]
+    command = [sys.executable, "-m", "programs.train", "--config", str(BASE_CONFIG), "--output_dir", str(output),
+               "--eval_examples", "none", *assignments(recipe.get("set", {}))]  # none: score all of validation
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=REPO_ROOT, stdout=subprocess.DEVNULL)
     metrics = json.loads((output / "train_metrics.json").read_text())

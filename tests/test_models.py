@@ -57,6 +57,7 @@ def test_model_config_of_tinyllama_is_shipped():
     assert (config.hidden_size, config.num_hidden_layers, config.vocab_size) == (2048, 22, 32000)
 
 
+@pytest.mark.heavy  # loads and quantizes the real model (~10 s)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
 def test_a_4bit_model_on_cpu_does_not_keep_the_fp32_weights_file_mapped():
     """Its embeddings used to be views into the mapped file, which kept all fp32 weights resident (lesson 06)."""
@@ -72,3 +73,20 @@ def test_a_4bit_model_on_cpu_does_not_keep_the_fp32_weights_file_mapped():
     mapped = [line for line in maps if line.rstrip().endswith("model.safetensors")]
     assert not mapped, "the safetensors file is still mapped"
     assert model.lm_head.weight is model.model.embed_tokens.weight, "copying must keep the tied weights tied"
+
+
+@pytest.mark.parametrize("name", [None, "auto", "AUTO "])
+def test_auto_defers_to_the_environment_variable_even_on_a_gpu(monkeypatch, name):
+    """A config's `model: auto` must not overrule COURSE_MODEL (the script used to load TinyLlama here)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv(models.MODEL_ENV, "smollm2")
+    assert models.resolve_model(name).key == "smollm2"
+    monkeypatch.setenv(models.MODEL_ENV, "auto")
+    assert models.resolve_model(name).key == "tinyllama"
+    monkeypatch.delenv(models.MODEL_ENV)
+    assert models.resolve_model(name).key == "tinyllama"
+
+
+def test_an_explicit_name_wins_over_the_environment_variable(monkeypatch):
+    monkeypatch.setenv(models.MODEL_ENV, "tinyllama")
+    assert models.resolve_model("smollm2").key == "smollm2"
