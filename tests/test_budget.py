@@ -117,3 +117,16 @@ def test_bad_setups_are_refused_with_the_value(kwargs, message):
 def test_unknown_paper_config_lists_the_known_ones():
     with pytest.raises(ValueError, match="llama-2-7b"):
         budget.paper_config("gpt-5")
+
+
+def test_tinyllama_qlora_with_the_course_recipe_fits_a_t4():
+    """What lesson 04 tells a Colab learner: the course recipe on TinyLlama fits a T4's 15 GB with room to spare."""
+    from helpers import models, recipe
+
+    config = models.load_model_config("tinyllama")
+    setup = budget.TrainingSetup("qlora", batch_size=8, seq_len=128, compute_dtype="float16", device="cuda",
+                                 r=recipe.LORA["r"], target_modules=recipe.LORA["target_modules"],
+                                 lora_dropout=recipe.LORA["lora_dropout"])
+    terms = budget.predict_training_memory(config, setup)
+    assert terms["weights"] < 1e9, "1.1B weights in NF4 (the norms and embeddings in fp16) stay under 1 GB"
+    assert budget.predict_peak_bytes(config, setup) < 15e9 / 2

@@ -56,29 +56,3 @@ def test_file_sizes_and_folder_size(tmp_path):
 @pytest.mark.parametrize(("n", "text"), [(999, "999 B"), (1_234_567, "1.2 MB"), (5.4e9, "5.4 GB")])
 def test_human_bytes(n, text):
     assert memory.human_bytes(n) == text
-
-
-
-def test_qlora_estimate_terms(tiny_llama_config):
-    from helpers import lora
-
-    estimate = memory.estimate_qlora_training_bytes(
-        tiny_llama_config, r=4, target_modules="all-linear", batch_size=2, seq_len=8
-    )
-    c = tiny_llama_config
-    linear = c.num_hidden_layers * sum(i * o for i, o in lora.llama_linear_shapes(c).values())
-    assert estimate["4-bit weights"] == pytest.approx(linear * 4.127 / 8, rel=1e-3)
-    assert estimate["16-bit weights"] == (lora.count_base_parameters(c) - linear) * 2
-    assert estimate["LoRA + AdamW"] == 16 * lora.count_lora_parameters(4, "all-linear", c)
-    per_token = 16 * c.hidden_size + 8 * c.intermediate_size + 5 * c.num_attention_heads * 8
-    assert estimate["activations"] == 2 * 8 * c.num_hidden_layers * per_token * 2
-    assert estimate["logits"] == 3 * 16 * c.vocab_size * 4
-
-
-def test_qlora_estimate_for_tinyllama_on_a_t4_fits():
-    from helpers import models
-
-    estimate = memory.estimate_qlora_training_bytes(
-        models.load_model_config("tinyllama"), r=16, target_modules="all-linear", batch_size=8, seq_len=128
-    )
-    assert 3e9 < sum(estimate.values()) < 15e9
