@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 
-.PHONY: install lab course bench test lint clean-outputs colab-links student
+.PHONY: install lab course bench test check lint clean-outputs colab-links student
 
 install: $(STAMP)
 
@@ -25,12 +25,13 @@ lab: install
 	$(BIN)/jupyter lab notebooks/
 
 course: install
-	$(BIN)/python -m helpers.course run
+	$(BIN)/python -m instructor.course run
 
 # Memory (predicted vs measured, per method) and speed (course vs seed recipe) in fresh processes;
 # results/bench-<machine>.{json,md}. RECORD=1 also keeps a copy in benchmarks/ for the README and lesson 06.
 bench: install
-	$(BIN)/python -m helpers.bench $(if $(RECORD),--record,)
+	$(BIN)/python -m programs.bench $(if $(RECORD),--record,)
+	$(if $(RECORD),$(BIN)/python -m instructor.readme,)
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,13 +41,21 @@ test: install
 	$(BIN)/python -m pytest
 
 clean-outputs: install
-	$(BIN)/python -m helpers.course clean
+	$(BIN)/python -m instructor.course clean
 
-# Point every notebook's Colab badge and clone URL at pyproject's [tool.course] github_repo
-# (or at REPO=owner/name, which also becomes the configured repo).
+# Point every notebook's Colab badge and clone URL, then the README's links, at pyproject's [tool.course]
+# github_repo (or at REPO=owner/name, which also becomes the configured repo).
+# The full check (CI, the README's command): ruff, every unit test and every lesson executed by nbval.
 colab-links: install
-	$(BIN)/python -m helpers.colab sync $(if $(REPO),--repo $(REPO),)
+	$(BIN)/python -m instructor.links sync $(if $(REPO),--repo $(REPO),)
+	$(BIN)/python -m instructor.readme
 
 # Exercise-free copies for learners in build/student/ (solution cells become TODO cells).
+# The inner loop, under 90 s on 2 cores: ruff and the unit tests, without the notebooks and the tests marked
+# heavy (real training runs, model loads in fresh processes). `make test` runs those too.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests -m "not heavy"
+
 student: install
-	$(BIN)/python -m helpers.instructor student
+	$(BIN)/python -m instructor.student

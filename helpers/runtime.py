@@ -12,6 +12,7 @@ import platform
 import sys
 
 import torch
+from pathlib import Path
 
 REPORTED_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate")
 
@@ -89,15 +90,33 @@ def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, st
 def environment_report(model_key: str | None = None) -> str:
     """A short, friendly multi-line report: Python, library versions, device, dtype, model.
 
+def cpu_model() -> str:
+    """The processor's model name (``model name`` in ``/proc/cpuinfo`` on Linux), else what Python knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def describe_machine(device: torch.device | None = None) -> str:
+    """The machine in a few words, the same wherever it is recorded (timings, benchmarks, lesson 00).
+
+    ``cuda (NVIDIA H200)`` on a GPU; ``cpu (Intel(R) Xeon(R) Processor, 2 cores, x86_64)`` otherwise.
+    """
+    device = device or pick_device()
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({cpu_model()}, {os.cpu_count()} cores, {platform.machine()})"
+
+
     ``model_key`` is the course model in use (see ``helpers.models.resolve_model``). Lesson 00.
     """
     device = pick_device()
     lines = [f"Python        {platform.python_version()} ({'Colab' if in_colab() else 'local'})"]
     lines += [f"{name:<13} {version}" for name, version in package_versions().items()]
-    if device.type == "cuda":
-        lines.append(f"device        cuda ({torch.cuda.get_device_name(device)})")
-    else:
-        lines.append(f"device        {device.type} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)")
+    lines.append(f"device        {describe_machine(device)}, {torch.get_num_threads()} threads")
     lines.append(f"compute dtype {str(pick_compute_dtype(device)).removeprefix('torch.')}")
     lines.append(f"SFT precision {sft_precision_flags(device)}")
     if model_key is not None:

@@ -1,8 +1,11 @@
+"""Student copies: every solution cell becomes a TODO cell, no answer line leaks, the instructor notebooks stay."""
+
 import nbformat
 import pytest
 
-from helpers import instructor
-from helpers.course import lesson_notebooks
+from helpers.artifacts import REPO_ROOT
+from instructor import student as copies
+from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
 
 LESSONS = lesson_notebooks()
 
@@ -22,8 +25,8 @@ def leaked_lines(original, copy) -> set[str]:
 
     A line the lesson also shows outside its solutions (e.g. ``with torch.no_grad():``) gives nothing away.
     """
-    solutions = [c for c in original.cells if instructor.is_solution(c)]
-    shown_anyway = all_lines(c for c in original.cells if not instructor.is_solution(c))
+    solutions = [c for c in original.cells if copies.is_solution(c)]
+    shown_anyway = all_lines(c for c in original.cells if not copies.is_solution(c))
     solution_lines = set().union(*(telling_lines(c.source) for c in solutions))
     return (solution_lines - shown_anyway) & all_lines(copy.cells)
 
@@ -31,18 +34,18 @@ def leaked_lines(original, copy) -> set[str]:
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("student")
-    instructor.make_student_copies(instructor.NOTEBOOK_DIR, folder)
+    copies.make_student_copies(NOTEBOOK_DIR, folder)
     return folder
 
 
 def test_lessons_exist():
-    assert LESSONS, f"no lesson notebooks in {instructor.NOTEBOOK_DIR}"
+    assert LESSONS, f"no lesson notebooks in {NOTEBOOK_DIR}"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_every_lesson_has_a_solution_cell(path):
     notebook = nbformat.read(path, as_version=4)
-    assert any(instructor.is_solution(cell) for cell in notebook.cells), f"{path.name} has no cell tagged 'solution'"
+    assert any(copies.is_solution(cell) for cell in notebook.cells), f"{path.name} has no cell tagged 'solution'"
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
@@ -59,10 +62,10 @@ def test_student_copy_has_one_todo_per_solution_and_no_outputs(path, student_dir
     original = nbformat.read(path, as_version=4)
     student = nbformat.read(student_dir / path.name, as_version=4)
     nbformat.validate(student)
-    todos = [c for c in student.cells if instructor.TODO_TAG in c.metadata.get("tags", [])]
-    assert len(todos) == sum(instructor.is_solution(c) for c in original.cells)
-    assert all(c.source == instructor.TODO_SOURCE and c.cell_type == "code" for c in todos)
-    assert not any(instructor.is_solution(c) for c in student.cells)
+    todos = [c for c in student.cells if copies.TODO_TAG in c.metadata.get("tags", [])]
+    assert len(todos) == sum(copies.is_solution(c) for c in original.cells)
+    assert all(c.source == copies.TODO_SOURCE and c.cell_type == "code" for c in todos)
+    assert not any(copies.is_solution(c) for c in student.cells)
     assert len(student.cells) == len(original.cells)
     for cell in student.cells:
         if cell.cell_type == "code":
@@ -79,8 +82,8 @@ def test_copy_replaces_only_solution_cells(tmp_path):
     ]
     src = tmp_path / "00_x.ipynb"
     nbformat.write(notebook, src)
-    student = nbformat.read(instructor.make_student_copy(src, tmp_path / "out" / "00_x.ipynb"), as_version=4)
-    assert [c.source for c in student.cells] == ["**Exercise ★** compute the answer", instructor.TODO_SOURCE,
+    student = nbformat.read(copies.make_student_copy(src, tmp_path / "out" / "00_x.ipynb"), as_version=4)
+    assert [c.source for c in student.cells] == ["**Exercise ★** compute the answer", copies.TODO_SOURCE,
                                                  "print('hello')"]
     assert student.cells[1].metadata.tags == ["keep", "todo"] and student.cells[1].id == notebook.cells[1].id
     assert student.cells[2].outputs == [] and student.cells[2].execution_count is None
@@ -89,25 +92,25 @@ def test_copy_replaces_only_solution_cells(tmp_path):
 
 @pytest.mark.parametrize("where", ["notebooks", "notebooks/student"])
 def test_refuses_to_write_into_the_instructor_folder(where):
-    dst = instructor.REPO_ROOT / where
+    dst = REPO_ROOT / where
     with pytest.raises(ValueError, match="instructor notebooks"):
-        instructor.make_student_copies(instructor.NOTEBOOK_DIR, dst)
-    assert not (instructor.REPO_ROOT / "notebooks" / "student").exists()
+        copies.make_student_copies(NOTEBOOK_DIR, dst)
+    assert not (REPO_ROOT / "notebooks" / "student").exists()
 
 
 def test_refuses_to_overwrite_the_source_notebook(tmp_path):
     with pytest.raises(ValueError, match="refusing to overwrite"):
-        instructor.make_student_copy(LESSONS[0], LESSONS[0])
+        copies.make_student_copy(LESSONS[0], LESSONS[0])
 
 
 def test_cli_writes_copies_to_out(tmp_path, capsys):
-    instructor.main(["student", "--out", str(tmp_path)])
+    copies.main(["--out", str(tmp_path)])
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in LESSONS]
     assert str(tmp_path / LESSONS[0].name) in capsys.readouterr().out
 
 
 def test_cli_refuses_the_notebooks_folder(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        instructor.main(["student", "--out", str(instructor.NOTEBOOK_DIR)])
+        copies.main(["--out", str(NOTEBOOK_DIR)])
     assert exit_info.value.code == 2
     assert "instructor notebooks" in capsys.readouterr().err

@@ -1,8 +1,8 @@
 """Measure where training memory and time go: predicted vs measured memory, course vs seed recipe, matmul roof.
 
-    python -m helpers.bench                 # everything (`make bench`), results in results/
-    python -m helpers.bench --quick         # a smaller version (what lesson 06 runs when no results exist)
-    python -m helpers.bench --record        # also keep a copy in benchmarks/ (committed, quoted by the README)
+    python -m programs.bench                 # everything (`make bench`), results in results/
+    python -m programs.bench --quick         # a smaller version (what lesson 06 runs when no results exist)
+    python -m programs.bench --record        # also keep a copy in benchmarks/ (committed, quoted by the README)
 
 Every measurement runs in a fresh Python process, so one method's leftovers cannot inflate another's
 peak. Peak memory on CUDA is ``torch.cuda.max_memory_allocated``; on a CPU it is the process's peak
@@ -18,7 +18,7 @@ import dataclasses
 import gc
 import json
 import os
-import platform
+import re
 import subprocess
 import sys
 import time
@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from helpers import budget, models, recipe, runtime
+from helpers.artifacts import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "results"
 RECORDED_DIR = REPO_ROOT / "benchmarks"
 RECIPES = ("course", "seed")
@@ -189,7 +189,7 @@ def measure_memory(method: str, size: BenchSize = FULL) -> dict[str, Any]:
     config = models.load_model_config("smollm2")
     return {
         "method": method,
-        "device": device_name(device),
+        "device": runtime.describe_machine(device),
         "measured_bytes": meter.peak(),
         "measured_how": meter.method,
         "predicted_bytes": budget.predict_peak_bytes(config, setup),
@@ -278,7 +278,7 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
     flops = training_flops(tokens, models.load_model_config("smollm2"), trainable)
     return {
         "recipe": name,
-        "device": device_name(device),
+        "device": runtime.describe_machine(device),
         "steps": result.global_step,
         "tokens": int(tokens),
         "seconds": seconds,
@@ -313,7 +313,7 @@ def measure_matmul_peak(seconds: float = 2.0) -> dict[str, Any]:
         if device.type == "cuda":
             torch.cuda.synchronize()
         best = max(best, 2 * n**3 / (time.perf_counter() - start))
-    return {"device": device_name(device), "dtype": str(dtype).replace("torch.", ""), "n": n,
+    return {"device": runtime.describe_machine(device), "dtype": str(dtype).replace("torch.", ""), "n": n,
             "flops_per_second": best, "threads": torch.get_num_threads()}
 
 
@@ -350,24 +350,9 @@ def paper_budgets(batch_size: int = 4, seq_len: int = 512) -> list[dict[str, Any
 # --- running it all ---------------------------------------------------------------------------------------
 
 
-def device_name(device: torch.device | None = None) -> str:
-    """The accelerator's name, or the CPU's model and core count."""
-    device = device or runtime.pick_device()
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model} ({os.cpu_count()} cores)"
-
-
 def _in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
     size_json = json.dumps(dataclasses.asdict(size))
-    command = [sys.executable, "-m", "helpers.bench", "--one", kind, name, "--size", size_json]
+    command = [sys.executable, "-m", "programs.bench", "--one", kind, name, "--size", size_json]
     env = dict(os.environ)
     if kind == "memory":
         # glibc keeps freed blocks under its (growing) mmap threshold for reuse, so peak RSS would count
@@ -393,7 +378,7 @@ def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
         else:
             results[kind].append(outcome)
     results["paper"] = paper_budgets()
-    results["device"] = device_name()
+    results["device"] = runtime.describe_machine()
     results["versions"] = runtime.package_versions()
     results["date"] = time.strftime("%Y-%m-%d")
     results["seconds"] = time.perf_counter() - start
@@ -469,11 +454,16 @@ def markdown_report(results: dict[str, Any]) -> str:
 
 
 def machine_slug(results: dict[str, Any]) -> str:
-    """A file name for one machine's results: ``cpu-2-cores`` or the GPU's name."""
+    """A file name for one machine's results (its :func:`~helpers.runtime.describe_machine`): ``cpu-2-cores``,
+    ``gpu-h200``. Older records named the machine without the device type (``NVIDIA H200``); they map the same."""
     device = results["device"]
-    if "cores)" in device:
-        return f"cpu-{device.rsplit('(', 1)[1].split()[0]}-cores"
-    return "gpu-" + "-".join(device.lower().replace("nvidia", "").split())
+    cores = re.search(r"(\d+) cores", device)
+    if cores:
+        kind = "mps" if device.startswith("mps") else "cpu"
+        return f"{kind}-{cores.group(1)}-cores"
+    gpu = re.fullmatch(r"cuda \((.*)\)", device)
+    name = gpu.group(1) if gpu else device
+    return "gpu-" + "-".join(name.lower().replace("nvidia", "").split())
 
 
 def write_results(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
@@ -486,24 +476,17 @@ def write_results(results: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     return json_path, md_path
 
 
-def load_results(folder: Path) -> list[dict[str, Any]]:
-    """Every ``bench-*.json`` in ``folder`` (empty if none)."""
-    return [json.loads(path.read_text()) for path in sorted(Path(folder).glob("bench-*.json"))]
-
-
-README_START = "<!-- bench:start (written by `make bench RECORD=1`) -->"
-README_END = "<!-- bench:end -->"
-
-
-def update_readme(report: str, readme: Path = REPO_ROOT / "README.md") -> None:
-    """Replace the README's benchmark block (between its two markers) with ``report``."""
-    from helpers.course import replace_marked_block
-
-    replace_marked_block(readme, README_START, README_END, report, what="benchmark")
+def load_results(folder: Path, machine: str | None = None) -> list[dict[str, Any]]:
+    """Every ``bench-*.json`` in ``folder`` (empty if none); with ``machine`` (a ``describe_machine()`` text)
+    only that machine's."""
+    results = [json.loads(path.read_text()) for path in sorted(Path(folder).glob("bench-*.json"))]
+    if machine is None:
+        return results
+    return [r for r in results if machine_slug(r) == machine_slug({"device": machine})]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m programs.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller batches and fewer steps (about 2 minutes)")
     parser.add_argument("--record", action="store_true", help=f"also write the results to {RECORDED_DIR.name}/")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: results/)")
@@ -526,8 +509,6 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_results(results, options.out)
     if options.record:
         write_results(results, RECORDED_DIR)
-        if results["device"].endswith("cores)"):  # the README quotes the CPU run; GPU runs sit beside it
-            update_readme(markdown_report(results))
     print(markdown_report(results))
     print("written:", *paths)
     return 0

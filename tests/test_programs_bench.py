@@ -1,9 +1,9 @@
 """The benchmark's plumbing: peak measurement, the seed recipe's config, FLOP counting and the report."""
 
-import pytest
 import torch
 
-from helpers import bench, budget, models
+from helpers import budget, models, runtime
+from programs import bench
 
 
 def _results() -> dict:
@@ -48,17 +48,23 @@ def test_results_are_written_per_machine(tmp_path):
     json_path, md_path = bench.write_results(results, tmp_path)
     assert json_path.name == "bench-cpu-2-cores.json" and md_path.is_file()
     assert bench.load_results(tmp_path)[0]["device"] == results["device"]
-    assert bench.machine_slug({"device": "NVIDIA H200"}) == "gpu-h200"
 
 
-def test_readme_block_is_replaced_between_markers(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{bench.README_START}\nold\n{bench.README_END}\noutro\n")
-    bench.update_readme("new table\n", readme)
-    assert readme.read_text() == f"intro\n{bench.README_START}\nnew table\n{bench.README_END}\noutro\n"
-    readme.write_text("no markers")
-    with pytest.raises(ValueError, match="no benchmark block"):
-        bench.update_readme("x", readme)
+def test_machine_slugs_read_describe_machine_and_older_records():
+    assert bench.machine_slug({"device": "cuda (NVIDIA H200)"}) == "gpu-h200"
+    assert bench.machine_slug({"device": "cuda (Tesla T4)"}) == "gpu-tesla-t4"
+    assert bench.machine_slug({"device": "cpu (AMD EPYC, 2 cores, x86_64)"}) == "cpu-2-cores"
+    assert bench.machine_slug({"device": "NVIDIA H200"}) == "gpu-h200"  # records from before describe_machine
+    assert bench.machine_slug({"device": "Intel(R) Xeon(R) Processor (2 cores)"}) == "cpu-2-cores"
+    assert bench.machine_slug({"device": runtime.describe_machine(torch.device("cpu"))}).startswith("cpu-")
+
+
+def test_results_of_this_machine_only(tmp_path):
+    for device in ("cpu (AMD EPYC, 2 cores, x86_64)", "cuda (NVIDIA H200)"):
+        bench.write_results({**_results(), "device": device}, tmp_path)
+    assert [r["device"] for r in bench.load_results(tmp_path, machine="cuda (NVIDIA H200)")] == ["cuda (NVIDIA H200)"]
+    assert len(bench.load_results(tmp_path, machine="cpu (Other CPU, 2 cores, x86_64)")) == 1
+    assert bench.load_results(tmp_path, machine="cpu (AMD EPYC, 16 cores, x86_64)") == []
 
 
 def test_cpu_peak_memory_sees_a_large_allocation():

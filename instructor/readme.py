@@ -1,0 +1,131 @@
+"""The README's generated blocks, each pulled from the file that owns its numbers.
+
+| block | source | written by |
+|---|---|---|
+| lesson table (timings, Colab links, exercises) | ``notebooks/timings.json`` | ``make course`` |
+| the Corporate Translator's scores | ``notebooks/scores.json`` | lesson 04 and 05, under ``make course`` |
+| memory and speed | ``benchmarks/bench-cpu-*.md`` | ``make bench RECORD=1`` |
+| Binder badge | ``pyproject.toml`` ``[tool.course] github_repo`` | ``make colab-links`` |
+
+``python -m instructor.readme`` rewrites every block from its source; nothing in a block is typed by hand.
+It is the only code that writes the README (``make course``, ``make bench RECORD=1`` and ``make colab-links``
+all end here).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers.artifacts import REPO_ROOT, SCORES_FILE
+from instructor.links import badge_line, configured_repo
+from instructor.notebooks import NOTEBOOK_DIR, exercise_levels, notebook_title
+
+README = REPO_ROOT / "README.md"
+TIMINGS_FILE = NOTEBOOK_DIR / "timings.json"
+BENCH_DIR = REPO_ROOT / "benchmarks"
+BLOCKS = {
+    "timings": ("<!-- timings:start (written by `make course`) -->", "<!-- timings:end -->"),
+    "scores": ("<!-- scores:start (written by `make course`, from notebooks/scores.json) -->", "<!-- scores:end -->"),
+    "bench": ("<!-- bench:start (written by `make bench RECORD=1`) -->", "<!-- bench:end -->"),
+}
+BINDER_URL = re.compile(r"https://mybinder\.org/v2/gh/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/main")
+
+
+def replace_marked_block(path: Path, name: str, body: str) -> bool:
+    """Rewrite what lies between block ``name``'s two markers in ``path``; return whether it changed."""
+    start, end = BLOCKS[name]
+    text = path.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {name} block ({start} ... {end})")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{body.rstrip()}\n{end}{tail}"
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
+    """Markdown table of the lessons with one run's timings (``notebooks/timings.json``) and Colab links."""
+    peak = " and each lesson's peak memory" if all("peak_bytes" in r for r in record["notebooks"]) else ""
+    lines = [
+        f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
+        f"{record['total_seconds'] / 60:.1f} minutes for the whole course{peak}.",
+        "",
+        "| lesson | Colab | seconds | " + ("peak memory | " if peak else "") + "exercises |",
+        "|---|---|---:|" + ("---:|" if peak else "") + "---|",
+    ]
+    repo = repo or configured_repo()
+    for row in record["notebooks"]:
+        path = folder / row["notebook"]
+        title = notebook_title(path) if path.exists() else row["notebook"]
+        stars = ", ".join(exercise_levels(path)) if path.exists() else ""
+        memory = f" {row['peak_bytes'] / 1e9:.2f} GB |" if peak else ""
+        lines.append(f"| [{title}](notebooks/{row['notebook']}) | {badge_line(repo, row['notebook'])} "
+                     f"| {row['seconds']:.0f} |{memory} {stars} |")
+    return "\n".join(lines)
+
+
+def scores_table(scores: dict[str, Any]) -> str:
+    """The Corporate Translator's scores on the whole test split, one row per system (``notebooks/scores.json``)."""
+    import pandas as pd
+
+    systems = {"copy_input": "copy the input", "base": "base model", "fine_tuned": "fine-tuned (adapter)",
+               "merged": "merged model (what ships)"}
+    rows = []
+    for key, label in systems.items():
+        if key not in scores["chrf"]:
+            continue
+        perplexity = scores.get("perplexity", {}).get(key)
+        rows.append({
+            "system": label,
+            "chrF (95% interval)": f"{scores['chrf'][key]:.1f} ± {scores['chrf_ci'][key]:.1f}",
+            "reference perplexity": f"{perplexity:.2f}" if perplexity is not None else "—",
+            "slang-free": f"{scores['slang_free'][key]:.0%}",
+            "on task": f"{scores['on_task'][key]:.0%}",
+            "facts kept": f"{scores['facts_kept'][key]:.0%}",
+        })
+    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left"] + ["right"] * 5)
+    return (f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on "
+            f"{scores['device']}; all {scores['test_examples']} test messages:\n\n{table}")
+
+
+def bench_report(folder: Path | None = None) -> str | None:
+    """The recorded CPU benchmark's markdown (``make bench RECORD=1``), or None if none is recorded."""
+    reports = sorted((folder or BENCH_DIR).glob("bench-cpu-*.md"))
+    return reports[0].read_text() if reports else None
+
+
+def point_binder_links(readme: Path, repo: str) -> bool:
+    """Point every Binder link in ``readme`` at ``repo``'s main branch; return whether the file changed."""
+    text = readme.read_text()
+    new = BINDER_URL.sub(f"https://mybinder.org/v2/gh/{repo}/main", text)
+    if new != text:
+        readme.write_text(new)
+    return new != text
+
+
+def update_readme(readme: Path = README, repo: str | None = None) -> list[str]:
+    """Rewrite every generated block whose source file exists; return the names of the blocks that changed."""
+    repo = repo or configured_repo()
+    changed = ["binder"] if point_binder_links(readme, repo) else []
+    if TIMINGS_FILE.exists():
+        record = json.loads(TIMINGS_FILE.read_text())
+        if replace_marked_block(readme, "timings", timing_table(record, repo=repo)):
+            changed.append("timings")
+    scores = json.loads(SCORES_FILE.read_text()) if SCORES_FILE.exists() else None
+    if scores is not None and replace_marked_block(readme, "scores", scores_table(scores)):
+        changed.append("scores")
+    report = bench_report()
+    if report is not None and replace_marked_block(readme, "bench", report):
+        changed.append("bench")
+    return changed
+
+
+if __name__ == "__main__":
+    print("README blocks rewritten:", ", ".join(update_readme()) or "none (all up to date)")
+    sys.exit(0)

@@ -1,0 +1,194 @@
+"""Run-all's clean-up: it deletes exactly what the lessons generated, after listing it (the README writer is
+tested in test_instructor_readme.py)."""
+
+import io
+import os
+
+import pytest
+
+from helpers import artifacts, embedded
+from helpers.artifacts import REPO_ROOT
+from instructor import course
+from instructor.notebooks import NOTEBOOK_DIR
+
+
+def file_count(folder):
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def generated(tmp_path, monkeypatch):
+    """outputs/, build/ and the converted-model cache moved to temp folders (not created yet)."""
+    paths = {"outputs": tmp_path / "outputs", "build": tmp_path / "build", "cache": tmp_path / "cache" / "smollm2"}
+    monkeypatch.setattr(artifacts, "outputs_dir", lambda: paths["outputs"])
+    monkeypatch.setattr(course, "BUILD_DIR", paths["build"])
+    monkeypatch.setattr(embedded, "converted_dir", lambda: paths["cache"])
+    return paths
+
+
+def fill(paths):
+    for folder in paths.values():
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "file.bin").write_bytes(b"x")
+
+
+@pytest.fixture
+def protected():
+    """data/ and notebooks/ with their file counts, to check that cleaning leaves them alone."""
+    folders = [REPO_ROOT / "data", NOTEBOOK_DIR]
+    return {folder: file_count(folder) for folder in folders}
+
+
+def assert_untouched(protected):
+    for folder, count in protected.items():
+        assert folder.is_dir() and file_count(folder) == count, folder
+
+
+def test_clean_deletes_exactly_the_generated_folders(generated, protected, tmp_path, capsys):
+    fill(generated)
+    keep = tmp_path / "keep.txt"
+    keep.write_text("not generated")
+    deleted = course.clean(confirm=False)
+    assert sorted(deleted) == sorted(generated.values())
+    assert not any(p.exists() for p in generated.values())
+    assert keep.exists() and (tmp_path / "cache").is_dir()
+    out = capsys.readouterr().out
+    assert out.startswith("This deletes:") and all(str(p) in out for p in generated.values())
+    assert_untouched(protected)
+
+
+def test_clean_lists_before_deleting_and_asks(generated, protected, monkeypatch, capsys):
+    fill(generated)
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)  # a learner at a terminal
+
+    def answer(prompt):
+        listed = capsys.readouterr().out
+        assert all(str(p) in listed for p in generated.values()), "the list is printed before the question"
+        assert all(p.exists() for p in generated.values()), "nothing is deleted before the answer"
+        return "n"
+
+    monkeypatch.setattr("builtins.input", answer)
+    assert course.clean(confirm=True) == []
+    assert all(p.exists() for p in generated.values())
+    assert "Nothing deleted." in capsys.readouterr().out
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    assert len(course.clean(confirm=True)) == 3
+    assert not any(p.exists() for p in generated.values())
+    assert_untouched(protected)
+
+
+def test_clean_only_lists_what_exists(generated, protected, capsys):
+    generated["build"].mkdir()
+    assert course.generated_paths() == [generated["build"]]
+    assert course.clean(confirm=False) == [generated["build"]]
+    assert str(generated["outputs"]) not in capsys.readouterr().out
+    assert_untouched(protected)
+
+
+def test_nothing_to_clean(generated, protected, capsys):
+    assert course.generated_paths() == []
+    assert course.clean(confirm=False) == []
+    assert capsys.readouterr().out.strip() == "Nothing to clean."
+    assert_untouched(protected)
+
+
+def test_generated_paths_never_include_data_or_notebooks():
+    forbidden = {REPO_ROOT / "data", NOTEBOOK_DIR, REPO_ROOT}
+    for path in course.generated_paths():
+        assert path.resolve() not in forbidden
+        assert not NOTEBOOK_DIR.is_relative_to(path.resolve())
+        assert not (REPO_ROOT / "data").is_relative_to(path.resolve())
+
+
+@pytest.fixture
+def fake_run(tmp_path, monkeypatch):
+    """Run-all without executing anything: each notebook 'takes' 1.5 s; the README writer is recorded, not run."""
+    from instructor import readme
+
+    calls = []
+    monkeypatch.setattr(course, "execute_notebook", lambda path: course.NotebookRun(1.5, 1_200_000_000))
+    monkeypatch.setattr(course, "export_html", lambda path, target: None)
+    monkeypatch.setattr(course, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(readme, "TIMINGS_FILE", tmp_path / "timings.json")
+    monkeypatch.setattr(readme, "update_readme", lambda: calls.append("update_readme"))
+    return tmp_path / "timings.json", calls
+
+
+def test_a_full_run_records_timings_and_rewrites_the_readme(fake_run, capsys):
+    import json
+
+    from instructor.notebooks import lesson_notebooks
+
+    timings, calls = fake_run
+    record = course.run_course()
+    assert json.loads(timings.read_text()) == record
+    assert [row["notebook"] for row in record["notebooks"]] == [p.name for p in lesson_notebooks()]
+    assert record["total_seconds"] == pytest.approx(1.5 * len(lesson_notebooks()))
+    assert all(row["peak_bytes"] == 1_200_000_000 for row in record["notebooks"])
+    assert calls == ["update_readme"]
+    out = capsys.readouterr().out
+    assert "| seconds | peak memory |" in out and "| 1.20 GB |" in out
+
+
+def test_a_partial_run_records_nothing(fake_run):
+    from instructor.notebooks import lesson_notebooks
+
+    timings, calls = fake_run
+    course.run_course(lesson_notebooks()[:1])
+    assert not timings.exists() and calls == []
+
+
+# --- what a lesson costs: seconds and the kernel's peak memory -----------------------------------------------
+
+
+def test_peak_rss_of_a_short_process(tmp_path):
+    """A child that touches 300 MB: its high-water mark is read while it runs, and nothing once it is gone."""
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("peak memory is read from /proc (Linux)")
+    code = "import sys; b = bytearray(300_000_000); print('ready', flush=True); del b; sys.stdin.read()"
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        peak = course.peak_rss_bytes(child.pid)
+        assert 300_000_000 <= peak < 1_000_000_000
+    finally:
+        child.communicate("")
+    assert course.peak_rss_bytes(child.pid) is None
+
+
+def test_stream_outputs_are_stored_as_a_reader_sees_them():
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    stream = nbformat.v4.new_output
+    notebook.cells = [nbformat.v4.new_code_cell("train()", outputs=[
+        stream("stream", name="stdout", text="process 0 of 2\n"),
+        stream("stream", name="stderr", text="\r  0%|  | 0/3"),
+        stream("stream", name="stderr", text="\r 33%|# | 1/3\r100%|##| 3/3"),
+        stream("stream", name="stderr", text="\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "table"}),
+        stream("stream", name="stdout", text="done\r\n"),
+    ])]
+    course.tidy_stream_outputs(notebook)
+    outputs = notebook.cells[0].outputs
+    assert [o.get("text") for o in outputs] == ["process 0 of 2\n", "100%|##| 3/3\n", None, "done\n"]
+
+
+def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
+    """A real kernel: the peak is that of the kernel process, which held a 250 MB buffer for a moment."""
+    import nbformat
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("peak memory is read from /proc (Linux)")
+    path = tmp_path / "00_probe.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("buffer = bytearray(250_000_000)\ndel buffer"),
+                      nbformat.v4.new_code_cell("print('ok')")]
+    nbformat.write(notebook, path)
+    run = course.execute_notebook(path, timeout=120)
+    assert run.seconds > 0 and 250_000_000 <= run.peak_bytes < 2_000_000_000
+    assert nbformat.read(path, as_version=4).cells[1].outputs[0]["text"] == "ok\n"

@@ -1,0 +1,143 @@
+"""The one README writer: every generated block is rewritten from the file that owns its numbers."""
+
+import json
+import shutil
+
+import pytest
+
+from instructor import readme
+from instructor.links import configured_repo
+
+RECORD = {
+    "date": "2026-11-28",
+    "device": "cpu (AMD EPYC, 2 cores, x86_64)",
+    "model": "smollm2",
+    "total_seconds": 150.0,
+    "notebooks": [{"notebook": "00_environment.ipynb", "seconds": 30.4}, {"notebook": "01_x.ipynb", "seconds": 119.6}],
+}
+FORK = "a-learner/peft-course-fork"
+
+
+def block(name: str, body: str) -> str:
+    start, end = readme.BLOCKS[name]
+    return f"{start}\n{body}\n{end}"
+
+
+def test_timing_table_has_one_row_per_notebook():
+    table = readme.timing_table(RECORD)
+    summary = table.splitlines()[0]
+    assert all(part in summary for part in ("2026-11-28", RECORD["device"], "`smollm2`", "2.5 minutes"))
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + len(RECORD["notebooks"])  # header, separator, one row each
+    for row, expected in zip(rows[2:], RECORD["notebooks"], strict=True):
+        assert f"(notebooks/{expected['notebook']})" in row
+        assert f"| {expected['seconds']:.0f} |" in row
+        assert f"colab.research.google.com/github/{configured_repo()}/blob/main/notebooks/{expected['notebook']}" in row
+
+
+def test_replace_marked_block_replaces_only_the_block(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text(f"# Title\n\n{block('timings', 'old table')}\n\n## After\n")
+    assert readme.replace_marked_block(path, "timings", "new table\n")
+    once = path.read_text()
+    assert once == f"# Title\n\n{block('timings', 'new table')}\n\n## After\n"
+    assert not readme.replace_marked_block(path, "timings", "new table")
+    assert path.read_text() == once
+
+
+@pytest.mark.parametrize("text", ["# no markers\n", f"only the start {readme.BLOCKS['bench'][0]}\n"])
+def test_replace_marked_block_without_markers(tmp_path, text):
+    path = tmp_path / "README.md"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="no bench block"):
+        readme.replace_marked_block(path, "bench", "x")
+    assert path.read_text() == text
+
+
+@pytest.fixture
+def sources(tmp_path, monkeypatch):
+    """A README with every block, and the source files it is pulled from, in a temp folder."""
+    timings, scores, bench = tmp_path / "timings.json", tmp_path / "scores.json", tmp_path / "benchmarks"
+    bench.mkdir()
+    monkeypatch.setattr(readme, "TIMINGS_FILE", timings)
+    monkeypatch.setattr(readme, "SCORES_FILE", scores)
+    monkeypatch.setattr(readme, "BENCH_DIR", bench)
+    path = tmp_path / "README.md"
+    path.write_text("\n\n".join([
+        "[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/old/repo/main?urlpath=lab)",
+        block("timings", "old"), block("scores", "old"), block("bench", "old"),
+    ]) + "\n")
+    return path, timings, scores, bench
+
+
+def test_update_readme_pulls_each_block_from_its_file(sources):
+    path, timings, _, bench = sources
+    assert readme.update_readme(path, repo=FORK) == ["binder"], "no source files: only the Binder link changes"
+    timings.write_text(json.dumps(RECORD))
+    (bench / "bench-cpu-2-cores.md").write_text("the bench table\n")
+    assert readme.update_readme(path, repo=FORK) == ["timings", "bench"]
+    text = path.read_text()
+    assert block("timings", readme.timing_table(RECORD, repo=FORK)) in text
+    assert block("bench", "the bench table") in text
+    assert block("scores", "old") in text, "a block without its source file is left alone"
+    assert "https://mybinder.org/v2/gh/a-learner/peft-course-fork/main?urlpath=lab" in text
+    assert readme.update_readme(path, repo=FORK) == [], "a second run changes nothing"
+
+
+def test_scores_block_reads_the_score_record(sources):
+    path, _, scores, _ = sources
+    scores.write_text(json.dumps({
+        "recipe": "r=16, lr 1e-3, 56 steps", "train_seconds": 250.0, "device": "cpu", "test_examples": 100,
+        "chrf": {"copy_input": 20.0, "base": 25.0, "fine_tuned": 40.0},
+        "chrf_ci": {"copy_input": 1.0, "base": 1.5, "fine_tuned": 2.0},
+        "perplexity": {"base": 9.5, "fine_tuned": 4.25},
+        "slang_free": {"copy_input": 0.1, "base": 0.5, "fine_tuned": 0.9},
+        "on_task": {"copy_input": 1.0, "base": 0.6, "fine_tuned": 0.95},
+        "facts_kept": {"copy_input": 1.0, "base": 0.7, "fine_tuned": 0.8},
+    }))
+    assert "scores" in readme.update_readme(path, repo=FORK)
+    text = path.read_text()
+    assert "all 100 test messages" in text and "40.0 ± 2.0" in text and "4.25" in text
+    assert "merged" not in text, "a system without a score gets no row"
+
+
+def test_links_sync_then_readme_points_everything_at_a_fork(tmp_path, monkeypatch):
+    """`make colab-links REPO=...`: the notebooks and pyproject by instructor.links, then the README by this module."""
+    from instructor import links
+    from instructor.notebooks import lesson_notebooks
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for path in lesson_notebooks():
+        shutil.copy(path, notebooks / path.name)
+    pyproject, path = tmp_path / "pyproject.toml", tmp_path / "README.md"
+    shutil.copy(links.PYPROJECT, pyproject)
+    shutil.copy(readme.README, path)
+    monkeypatch.setattr(links, "PYPROJECT", pyproject)
+    monkeypatch.setattr(links, "NOTEBOOK_DIR", notebooks)
+    monkeypatch.setattr(readme, "SCORES_FILE", tmp_path / "no-scores.json")
+    assert links.main(["sync", "--repo", FORK]) == 0
+    assert links.configured_repo(pyproject) == FORK
+    readme.update_readme(path, repo=links.configured_repo(pyproject))
+    text = path.read_text()
+    assert f"mybinder.org/v2/gh/{FORK}/main" in text
+    assert f"colab.research.google.com/github/{FORK}/blob/main/notebooks/" in text
+    assert configured_repo() not in text
+
+
+def test_readme_timing_block_matches_the_last_run():
+    if not readme.TIMINGS_FILE.exists():
+        pytest.skip(f"{readme.TIMINGS_FILE.name} does not exist yet: `make course` writes it and the README table")
+    record = json.loads(readme.TIMINGS_FILE.read_text())
+    start, end = readme.BLOCKS["timings"]
+    written = readme.README.read_text().split(start, 1)[1].split(end, 1)[0]
+    assert written.strip() == readme.timing_table(record), "the README is stale: run `python -m instructor.readme`"
+
+
+def test_readme_bench_block_matches_the_recorded_benchmark():
+    report = readme.bench_report()
+    if report is None:
+        pytest.skip("no recorded benchmark yet: `make bench RECORD=1` writes it")
+    start, end = readme.BLOCKS["bench"]
+    written = readme.README.read_text().split(start, 1)[1].split(end, 1)[0]
+    assert written.strip() == report.strip(), "the README benchmark is stale: run `python -m instructor.readme`"
