@@ -49,13 +49,24 @@ def test_generation_needs_left_padding():
         evaluation.generate_replies(FixedModel(), tokenizer, ["a"])
 
 
-def test_chrf_is_sacrebleu_chrf():
-    import sacrebleu
+def test_chrf_by_hand():
+    """chrF: character n-gram precision P and recall R, each averaged over the orders 1-6 that both texts have,
+    then F-beta = (1 + b²)·P·R / (b²·P + R) with b = 2 (recall counts 4x)."""
+    # 8 characters, the last one differs: of the 9 - n n-grams of order n, the 8 - n that avoid it match,
+    # so P = R = F = mean of (8 - n) / (9 - n).
+    expected = 100 * sum((8 - n) / (9 - n) for n in range(1, 7)) / 6
+    assert evaluation.chrf(["abcdefgh"], ["abcdefgx"]) == pytest.approx(expected)
+    # "ab" against "abc": unigrams P = 1, R = 2/3; bigrams P = 1, R = 1/2; "ab" has no trigram.
+    precision, recall = (1 + 1) / 2, (2 / 3 + 1 / 2) / 2
+    assert evaluation.chrf(["ab"], ["abc"]) == pytest.approx(100 * 5 * precision * recall / (4 * precision + recall))
+    assert evaluation.chrf(["a b"], ["ab"]) == pytest.approx(100.0), "spaces are ignored"
 
-    hyps, refs = ["I cannot do that.", "Thanks a lot"], ["I am unable to do that.", "Thank you very much"]
-    assert evaluation.chrf(hyps, refs) == pytest.approx(sacrebleu.corpus_chrf(hyps, [refs]).score)
-    assert evaluation.chrf(refs, refs) == pytest.approx(100.0)
-    assert evaluation.sentence_chrf("abc", "xyz") < 10
+
+def test_chrf_pools_the_corpus_before_scoring():
+    """Not the mean of sentence scores (25 and 100): the n-gram counts of all messages are added up first."""
+    assert evaluation.sentence_chrf("aa", "ab") == pytest.approx(25.0)
+    # unigrams: 2 of 3 match; bigrams: "aa" vs "ab" none (the single "x" has no bigram)
+    assert evaluation.chrf(["aa", "x"], ["ab", "x"]) == pytest.approx(100 * (2 / 3 + 0) / 2)
 
 
 def test_chrf_needs_matching_lengths():

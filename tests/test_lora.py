@@ -30,9 +30,12 @@ def test_unknown_target_is_refused(tiny_llama_config):
         lora.count_lora_parameters(8, ".*proj", tiny_llama_config)
 
 
-def test_scaling():
-    assert lora.lora_scaling(16, 32) == 2.0
-    assert lora.lora_scaling(16, 32, use_rslora=True) == 8.0
+@pytest.mark.parametrize("use_rslora", [False, True])
+@pytest.mark.parametrize(("r", "lora_alpha"), [(1, 1), (4, 8), (8, 16), (16, 32), (16, 8)])
+def test_scaling_is_what_peft_multiplies_by(tiny_llama, r, lora_alpha, use_rslora):
+    config = LoraConfig(r=r, lora_alpha=lora_alpha, use_rslora=use_rslora, target_modules=["q_proj"])
+    layer = get_peft_model(tiny_llama, config).base_model.model.model.layers[0].self_attn.q_proj
+    assert lora.lora_scaling(r, lora_alpha, use_rslora=use_rslora) == pytest.approx(layer.scaling["default"])
 
 
 def test_delta_weights_equal_scaled_b_times_a_with_nonzero_b(tiny_llama):

@@ -4,6 +4,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 
 from helpers import plots
@@ -30,4 +31,34 @@ def test_every_plot_returns_its_axes_and_draws_on_the_given_one():
 def test_new_axes_when_none_given():
     ax = plots.plot_bars({"a": 1.0}, ylabel="x")
     assert ax.figure is not None
+    plt.close("all")
+
+
+def test_grouped_bars_put_each_series_side_by_side_in_every_group():
+    groups = {"full": {"predicted": 3.9, "measured": 3.7}, "lora": {"predicted": 2.0, "measured": 2.2},
+              "qlora": {"predicted": 2.3}}
+    ax = plots.plot_grouped_bars(groups, ylabel="GB")
+    bars = ax.patches
+    assert len(bars) == 6, "two series x three groups (a missing value is drawn as 0)"
+    heights = [round(bar.get_height(), 6) for bar in bars]
+    assert heights == [3.9, 2.0, 2.3, 3.7, 2.2, 0.0]
+    centres = [bar.get_x() + bar.get_width() / 2 for bar in bars]
+    assert centres[0] < 0 < centres[3] and centres[1] < 1 < centres[4], "series sit either side of each tick"
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(groups)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["predicted", "measured"]
+    assert ax.get_ylim()[1] >= 3.9
+    plt.close("all")
+
+
+def test_stacked_bars_add_up_each_term_and_draw_the_line():
+    stacks = {"full": {"weights": 2.0, "activations": 1.0}, "qlora": {"weights": 0.5, "activations": 1.5}}
+    ax = plots.plot_stacked_bars(stacks, ylabel="GB", line=3.5, line_label="8 GB")
+    bars = ax.patches
+    tops = {}
+    for bar in bars:
+        tops[round(bar.get_x(), 6)] = max(tops.get(round(bar.get_x(), 6), 0), bar.get_y() + bar.get_height())
+    assert sorted(tops.values()) == [pytest.approx(2.0), pytest.approx(3.0)], "each bar is the sum of its terms"
+    activations = bars[2:]
+    assert [bar.get_y() for bar in activations] == [2.0, 0.5], "a term starts where the previous one ends"
+    assert any(line.get_ydata()[0] == 3.5 for line in ax.lines) and ax.texts[0].get_text() == "8 GB"
     plt.close("all")
