@@ -17,6 +17,27 @@ ADAPTER_NAME = "corporate-translator-adapter"
 MERGED_NAME = "corporate-translator-merged"
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as a message should show it: relative to the repository when inside it (``outputs/...``), with
+    ``~`` for the home folder, else as it is. Printed output (and so a committed notebook) then never carries
+    the folders of the machine it ran on. Lessons 04 and 05."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        home = Path.home()
+    except RuntimeError:  # no home folder known
+        home = None
+    for candidate in dict.fromkeys((path, path.resolve())):
+        for base, prefix in ((REPO_ROOT, ""), (home, "~")):
+            if base is not None and candidate.is_relative_to(base):
+                relative = candidate.relative_to(base).as_posix()
+                if not prefix:
+                    return relative
+                return prefix if relative == "." else f"{prefix}/{relative}"
+    return path.as_posix()
+
+
 def outputs_dir() -> Path:
     """Root folder for generated artifacts: ``$COURSE_OUTPUT_DIR`` or ``outputs/`` in the repo."""
     override = os.environ.get(OUTPUT_ENV)
@@ -41,7 +62,8 @@ def fresh_output_dir(path: Path) -> Path:
         if previous.exists():
             shutil.rmtree(previous)
         path.rename(previous)
-        print(f"{path} held a previous run; it was moved to {previous} (delete it when you no longer need it).")
+        print(f"{display_path(path)} held a previous run; it was moved to {display_path(previous)} "
+              "(delete it when you no longer need it).")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -54,8 +76,8 @@ def require_adapter(path: Path | None = None, *, base: str | None = None) -> Pat
     path = Path(path or adapter_dir())
     if not (path / "adapter_config.json").is_file():
         raise FileNotFoundError(
-            f"No trained adapter at {path} (adapter_config.json is missing). Run notebooks/04_train_with_sft.ipynb "
-            "first: it trains the Corporate Translator and saves the adapter there."
+            f"No trained adapter at {display_path(path)} (adapter_config.json is missing). Run "
+            "notebooks/04_train_with_sft.ipynb first: it trains the Corporate Translator and saves the adapter there."
         )
     if base is not None:
         check_adapter_base(path, base)
@@ -74,6 +96,7 @@ def check_adapter_base(path: Path, expected: str) -> None:
     trained_on = adapter_base(path)
     if Path(trained_on).expanduser().resolve() != Path(expected).expanduser().resolve() and trained_on != expected:
         raise ValueError(
-            f"The adapter at {path} was trained on {trained_on!r}, but this session's base model is {expected!r}. "
+            f"The adapter at {display_path(path)} was trained on {display_path(trained_on)!r}, but this session's base "
+            f"model is {display_path(expected)!r}. "
             "Use the same COURSE_MODEL as in lesson 04, or run lesson 04 again with this model."
         )

@@ -15,6 +15,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from helpers.artifacts import display_path
+
 DATA_ENV = "COURSE_DATA_DIR"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "corporate_translator"
 SPLITS = ("train", "validation", "test")
@@ -76,11 +78,22 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
     """Read and validate one JSONL file; raise :class:`DatasetFormatError` naming ``file:line``."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"dataset file {path} does not exist (expected one of {list(SPLITS)}.jsonl)")
+        raise FileNotFoundError(
+            f"dataset file {display_path(path)} does not exist (expected one of {list(SPLITS)}.jsonl)")
+    raw_bytes = path.read_bytes()
+    try:
+        text = raw_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, byte = raw_bytes[:error.start].count(b"\n") + 1, raw_bytes[error.start]
+        raise DatasetFormatError(
+            f"{display_path(path)}:{line}: not UTF-8 text (byte {byte:#04x} at offset {error.start}); "
+            "save the file as UTF-8, e.g. with your editor's 'Save with encoding' or "
+            "`iconv -f latin1 -t utf-8 old.jsonl > new.jsonl`"
+        ) from None
     rows: list[dict[str, str]] = []
     first_line_of_id: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        where = f"{path}:{number}"
+    for number, line in enumerate(text.splitlines(), start=1):
+        where = f"{display_path(path)}:{number}"
         if not line.strip():
             raise DatasetFormatError(f"{where}: empty line; remove it")
         try:
@@ -95,7 +108,7 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
         first_line_of_id[row["id"]] = number
         rows.append(row)
     if not rows:
-        raise DatasetFormatError(f"{path}: the file has no pairs")
+        raise DatasetFormatError(f"{display_path(path)}: the file has no pairs")
     return rows
 
 

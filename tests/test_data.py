@@ -113,3 +113,13 @@ def test_data_dir_override(tmp_path, monkeypatch):
     write_lines(tmp_path, [json.dumps(GOOD)])
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
     assert data.read_pairs(data.split_path("train")) == [GOOD]
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_line_and_the_fix(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_bytes((json.dumps(GOOD) + "\n").encode() + '{"id": "caf\u00e9"}\n'.encode("latin-1"))
+    with pytest.raises(data.DatasetFormatError) as error:
+        data.read_pairs(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}:2: not UTF-8 text (byte 0xe9")
+    assert "save the file as UTF-8" in message
