@@ -1,164 +1,17 @@
-import shutil
-import sys
+"""The Colab bootstrap: standard library only, runs only in Colab, installs the exact pins of constraints.txt."""
 
-import nbformat
+import sys
+from pathlib import Path
+
 import pytest
 
 from helpers import colab
-
-FORK = "a-learner/peft-course-fork"
-
-
-@pytest.fixture
-def notebook_copies(tmp_path):
-    """The real lessons, copied to a temp folder (synced with the configured repo, like the committed ones)."""
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    for path in colab.lesson_notebooks():
-        shutil.copy(path, folder / path.name)
-    return folder
-
-
-def first_and_install_sources(path):
-    notebook = nbformat.read(path, as_version=4)
-    install = next(c for c in notebook.cells if c.cell_type == "code" and "git clone" in c.source)
-    return notebook.cells[0].source, install.source
-
-
-def test_every_notebook_points_at_the_configured_repo():
-    assert colab.lesson_notebooks(), "no lesson notebooks found"
-    mismatches = colab.find_mismatches()
-    assert mismatches == [], "run `make colab-links` (python -m helpers.colab sync):\n" + "\n".join(mismatches)
-
-
-def test_configured_repo_is_read_from_pyproject(tmp_path):
-    assert colab.configured_repo() == "sticky-notes-course/peft-course"
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\n\n[tool.course]\ngithub_repo = "owner/name"\n\n[tool.ruff]\n')
-    assert colab.configured_repo(pyproject) == "owner/name"
-    assert colab.set_configured_repo(FORK, pyproject)
-    assert colab.configured_repo(pyproject) == FORK
-    assert not colab.set_configured_repo(FORK, pyproject)
-    assert pyproject.read_text().endswith("\n\n[tool.ruff]\n")
-
-
-def test_missing_configuration_says_what_to_add(tmp_path):
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\n')
-    with pytest.raises(ValueError, match=r"\[tool.course\]"):
-        colab.configured_repo(pyproject)
-    with pytest.raises(ValueError, match="github_repo"):
-        colab.set_configured_repo(FORK, pyproject)
-
-
-def test_sync_rewrites_badge_and_clone_url_once(notebook_copies):
-    changed = colab.sync_all(FORK, notebook_copies)
-    assert [p.name for p in changed] == [p.name for p in colab.lesson_notebooks()]
-    for path in colab.lesson_notebooks(notebook_copies):
-        first, install = first_and_install_sources(path)
-        lines = first.splitlines()
-        assert lines[0] == colab.badge_line(FORK, path.name)
-        assert lines[1] == "" and lines[2].startswith(f"# {path.name[:2]} · ")
-        assert first.count("Open In Colab") == 1
-        assert f"https://github.com/{FORK} /content/course" in install
-        assert "sticky-notes-course" not in first + install
-    assert colab.sync_all(FORK, notebook_copies) == []
-    assert colab.find_mismatches(FORK, notebook_copies) == []
-    assert len(colab.find_mismatches("sticky-notes-course/peft-course", notebook_copies)) == 2 * len(changed)
-
-
-def test_sync_keeps_outputs_metadata_and_ids(notebook_copies):
-    path = colab.lesson_notebooks(notebook_copies)[0]
-    before = nbformat.read(path, as_version=4)
-    assert colab.sync_notebook(path, FORK)
-    after = nbformat.read(path, as_version=4)
-    assert after.metadata == before.metadata
-    assert [c.id for c in after.cells] == [c.id for c in before.cells]
-    assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
-    assert [c.metadata for c in after.cells] == [c.metadata for c in before.cells]
-
-
-def test_unchanged_notebook_is_not_rewritten(notebook_copies):
-    path = colab.lesson_notebooks(notebook_copies)[0]
-    colab.sync_notebook(path, FORK)
-    mtime = path.stat().st_mtime_ns
-    assert not colab.sync_notebook(path, FORK)
-    assert path.stat().st_mtime_ns == mtime
-
-
-def test_duplicate_badges_collapse_to_one(notebook_copies):
-    path = colab.lesson_notebooks(notebook_copies)[0]
-    notebook = nbformat.read(path, as_version=4)
-    old = colab.badge_line("old/one", path.name)
-    notebook.cells[0].source = f"{old}\n{old}\n\n\n{notebook.cells[0].source}"
-    nbformat.write(notebook, path)
-    assert colab.find_mismatches(FORK, notebook_copies)
-    assert colab.sync_notebook(path, FORK)
-    first, _ = first_and_install_sources(path)
-    assert first.count("Open In Colab") == 1 and "old/one" not in first
-
-
-def test_mismatch_is_reported_for_a_missing_install_cell(notebook_copies):
-    path = colab.lesson_notebooks(notebook_copies)[0]
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells = [c for c in notebook.cells if "git clone" not in c.source]
-    nbformat.write(notebook, path)
-    problems = colab.find_mismatches(folder=notebook_copies)
-    assert problems and problems[0].startswith(f"{path.name}: no Colab install cell")
-    with pytest.raises(ValueError, match="install cell"):
-        colab.sync_notebook(path, FORK)
-
-
-def test_cli_sync_with_repo_updates_pyproject_and_notebooks(notebook_copies, tmp_path, monkeypatch, capsys):
-    pyproject = tmp_path / "pyproject.toml"
-    shutil.copy(colab.PYPROJECT, pyproject)
-    monkeypatch.setattr(colab, "PYPROJECT", pyproject)
-    monkeypatch.setattr(colab, "NOTEBOOK_DIR", notebook_copies)
-    readme = tmp_path / "README.md"
-    shutil.copy(colab.README, readme)
-    monkeypatch.setattr(colab, "README", readme)
-    assert colab.main(["sync", "--repo", FORK]) == 0
-    assert f"mybinder.org/v2/gh/{FORK}/main" in readme.read_text()
-    assert f"colab.research.google.com/github/{FORK}/blob/main/notebooks/" in readme.read_text()
-    assert colab.configured_repo(pyproject) == FORK
-    assert colab.main(["check"]) == 0
-    colab.set_configured_repo("sticky-notes-course/peft-course", pyproject)
-    capsys.readouterr()
-    assert colab.main(["check"]) == 1
-    assert "00_environment.ipynb" in capsys.readouterr().out
-
-
-def test_cli_without_arguments_is_the_colab_set_up(monkeypatch):
-    calls = []
-    monkeypatch.setattr(colab, "set_up_colab", lambda: calls.append("set up"))
-    assert colab.main([]) == 0
-    assert calls == ["set up"]
+from helpers.artifacts import REPO_ROOT
 
 
 def test_colab_set_up_outside_colab_explains(tmp_path):
     with pytest.raises(FileNotFoundError, match="only in Colab"):
         colab.set_up_colab(tmp_path)
-
-
-@pytest.mark.parametrize(
-    "repo",
-    [
-        "", "peft-course", "https://github.com/owner/name", "owner/name.git", "owner/name/", "owner/name/extra",
-        "-owner/name", "owner/", "/name", "own er/name", "owner/..", "owner/na;me",
-    ],
-)
-def test_bad_repo_strings_are_refused(repo, notebook_copies):
-    with pytest.raises(ValueError, match="owner/name"):
-        colab.check_repo(repo)
-    with pytest.raises(ValueError, match="owner/name"):
-        colab.sync_all(repo, notebook_copies)
-
-
-def test_cli_refuses_a_bad_repo(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        colab.main(["sync", "--repo", "https://github.com/owner/name"])
-    assert exit_info.value.code == 2
-    assert "owner/name" in capsys.readouterr().err
 
 
 def test_pinned_requirements_picks_exact_pins_case_insensitively(tmp_path):
@@ -175,24 +28,107 @@ def test_pinned_requirements_names_missing_packages(tmp_path):
 
 
 def test_real_constraints_pin_every_colab_package():
-    pins = colab.pinned_requirements(colab.REPO_ROOT / "constraints.txt")
+    pins = colab.pinned_requirements(REPO_ROOT / "constraints.txt")
     assert len(pins) == len(colab.COLAB_PACKAGES)
 
 
-def test_configured_repo_without_tomllib(tmp_path, monkeypatch):
-    """Python 3.10 has no tomllib: the one value is read directly."""
-    monkeypatch.setitem(sys.modules, "tomllib", None)
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[tool.other]\ngithub_repo = "not/this"\n[tool.course]\n# note\ngithub_repo = "owner/name"\n')
-    assert colab.configured_repo(pyproject) == "owner/name"
-    assert colab.configured_repo() == "sticky-notes-course/peft-course"
-    pyproject.write_text('[tool.other]\ngithub_repo = "not/this"\n')
-    with pytest.raises(ValueError, match=r"\[tool.course\]"):
-        colab.configured_repo(pyproject)
+# --- every package held to constraints.txt; a restart only when an imported package changed ---------------------
 
 
-def test_readme_binder_link_uses_the_configured_repo():
-    readme = (colab.REPO_ROOT / "README.md").read_text()
-    links = colab.BINDER_URL.findall(readme)
-    assert links, "the README should carry a Binder badge"
-    assert all(link == f"https://mybinder.org/v2/gh/{colab.configured_repo()}/main" for link in links)
+def test_every_pin_of_constraints_is_read():
+    pins = colab.read_pins(REPO_ROOT / "constraints.txt")
+    lines = [line for line in (REPO_ROOT / "constraints.txt").read_text().splitlines() if "==" in line.split("#")[0]]
+    assert len(pins) == len(lines) > 100
+    assert pins["transformers"] == "5.24.0" and "torch" not in pins  # Colab keeps its own torch
+
+
+def test_every_install_command_is_held_to_the_constraints(tmp_path):
+    commands = colab.install_commands(REPO_ROOT, python="python")
+    assert len(commands) == 2
+    for command in commands:
+        assert command[:4] == ["python", "-m", "pip", "install"]
+        assert command[command.index("-c") + 1] == str(REPO_ROOT / "constraints.txt")
+    assert commands[0][-len(colab.COLAB_PACKAGES):] == colab.pinned_requirements(REPO_ROOT / "constraints.txt")
+    assert commands[1][-4:] == ["--no-deps", "-e", str(REPO_ROOT), colab.EMBEDDED_MODEL]
+
+
+def test_imported_distributions_follow_module_names(monkeypatch):
+    import yaml  # noqa: F401  (PyYAML's module is yaml)
+
+    monkeypatch.delitem(sys.modules, "sacrebleu", raising=False)
+    assert colab.imported_distributions(["PyYAML", "sacrebleu", "not-a-package"]) == {"PyYAML"}
+
+
+def test_stale_imports_name_only_imported_packages_that_changed():
+    before = {"numpy": "2.0.2", "requests": "2.32.0", "peft": None, "tqdm": "4.70.1"}
+    after = {"numpy": "2.4.6", "requests": "2.34.2", "peft": "0.21.2", "tqdm": "4.70.1"}
+    assert colab.stale_imports(before, after, {"numpy", "peft", "tqdm"}) == ["numpy 2.0.2 -> 2.4.6"]
+
+
+@pytest.fixture
+def fake_checkout(tmp_path, monkeypatch):
+    """A course folder with a small constraints file; pip, the version lookups and chdir are recorded, not run."""
+    course = tmp_path / "course"
+    (course / "notebooks").mkdir(parents=True)
+    pins = {name: "1.0" for name in colab.COLAB_PACKAGES} | {"numpy": "2.4.6", "tornado": "6.6.1"}
+    (course / "constraints.txt").write_text("# pins\n" + "".join(f"{n}=={v}\n" for n, v in pins.items()))
+    commands = []
+    monkeypatch.setattr(colab.subprocess, "run", lambda command, check: commands.append(command))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    return course, pins, commands
+
+
+def fake_versions(monkeypatch, before, after):
+    """``installed_versions`` answers from ``before`` on its first call (before pip) and ``after`` on its second."""
+    states = iter([before, after])
+
+    def installed_versions(names):
+        state = next(states)
+        return {name: state.get(name) for name in names}
+
+    monkeypatch.setattr(colab, "installed_versions", installed_versions)
+
+
+def test_set_up_asks_for_a_restart_when_an_imported_package_changed(fake_checkout, monkeypatch, capsys):
+    course, pins, commands = fake_checkout
+    fake_versions(monkeypatch, {"numpy": "2.0.2", "tornado": "6.4"}, {**pins, "tornado": "6.4"})
+    monkeypatch.setattr(colab, "imported_distributions", lambda names: {"numpy", "tornado"})
+    colab.set_up_colab(course)
+    assert all("-c" in command for command in commands) and len(commands) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("Restart the runtime") and "numpy 2.0.2 -> 2.4.6" in out and "tornado" not in out
+    assert Path.cwd() == course / "notebooks" and sys.path[0] == str(course)
+
+
+def test_set_up_is_ready_when_nothing_imported_changed(fake_checkout, monkeypatch, capsys):
+    course, pins, _ = fake_checkout
+    fake_versions(monkeypatch, {"numpy": "2.0.2"}, pins)
+    monkeypatch.setattr(colab, "imported_distributions", lambda names: {"transformers"})
+    colab.set_up_colab(course)
+    assert capsys.readouterr().out.startswith(f"Colab is ready in {course / 'notebooks'}: transformers==1.0")
+
+
+def test_set_up_refuses_versions_that_did_not_install(fake_checkout, monkeypatch):
+    course, pins, _ = fake_checkout
+    fake_versions(monkeypatch, {}, {**pins, "peft": "0.1"})
+    monkeypatch.setattr(colab, "imported_distributions", lambda names: set())
+    with pytest.raises(RuntimeError, match=r"peft==1.0 \(found 0.1\)"):
+        colab.set_up_colab(course)
+
+
+def test_set_up_works_in_the_folder_its_notebook_names(fake_checkout, monkeypatch):
+    course, pins, _ = fake_checkout
+    (course / "student").mkdir()
+    fake_versions(monkeypatch, {}, pins)
+    monkeypatch.setattr(colab, "imported_distributions", lambda names: set())
+    colab.set_up_colab(course, "student")
+    assert Path.cwd() == course / "student"
+
+
+@pytest.mark.parametrize("folder", ["missing", "../outside", "/abs"])
+def test_set_up_refuses_a_folder_the_checkout_lacks_before_installing(fake_checkout, folder):
+    course, _, commands = fake_checkout
+    with pytest.raises((FileNotFoundError, ValueError), match="course checkout"):
+        colab.set_up_colab(course, folder)
+    assert commands == []

@@ -1,0 +1,268 @@
+"""The notebooks' Colab and Binder links and Colab install cells, kept in line with one configured GitHub repository.
+
+The repository is configured once, in ``pyproject.toml`` (``[tool.course] github_repo``).
+``python -m instructor.links sync [--repo owner/name]`` (``make colab-links``) writes it into every
+lesson's "Open in Colab" badge, and writes every lesson's Colab install cell from one template,
+:data:`INSTALL_CELL`; ``python -m instructor.links check`` lists the notebooks that disagree. Student
+copies (:mod:`instructor.student`) get the same badge and cell, pointing at the folder where an
+instructor publishes them (``[tool.course] student_path``). The README's Colab and Binder links are generated blocks,
+rewritten by the one README writer, :mod:`instructor.readme`, which reads the repository from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import string
+import sys
+from pathlib import Path
+
+from helpers.artifacts import REPO_ROOT
+from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
+
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9_.-]{1,100}")
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BADGE_LINE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", re.IGNORECASE)
+CLONE_COMMAND = "git clone"
+COLAB_SCRIPT = "/content/course/helpers/colab.py"
+LESSON_FOLDER = "notebooks"
+DEFAULT_STUDENT_PATH = "student"
+INSTALL_CELL = string.Template("""\
+import sys
+
+if "google.colab" in sys.modules:  # Colab only: fetch the course and its pinned libraries
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/course"):
+        url = "https://github.com/$repo"
+        clone = subprocess.run(["git", "clone", "-q", "--depth", "1", url, "/content/course"],
+                               capture_output=True, text=True)
+        if clone.returncode != 0:
+            raise RuntimeError(f"git clone {url} failed:\\n{clone.stderr}Check the address, then run this cell again.")
+    %run $script $folder
+else:
+    print("Local run: nothing to install (`make lab` set up .venv).")""")
+"""The Colab install cell of every lesson: clone the course (stop with git's message if that fails), then run
+``helpers/colab.py`` with the folder the notebook lives in. ``$repo``, ``$script`` and ``$folder`` are filled in."""
+
+
+# --- the configured repository -------------------------------------------------------------------
+
+
+def check_repo(repo: str) -> str:
+    """Return ``repo`` if it is a GitHub ``owner/name``; otherwise raise a ValueError that shows the form."""
+    name = repo.partition("/")[2] if isinstance(repo, str) else ""
+    if not isinstance(repo, str) or not REPO_PATTERN.fullmatch(repo) or name in {".", ".."} or name.endswith(".git"):
+        raise ValueError(
+            f"{repo!r} is not a GitHub repository; write it as owner/name, without https://github.com/ or .git "
+            "(for example sticky-notes-course/peft-course)."
+        )
+    return repo
+
+
+def _course_table_text(text: str) -> tuple[int, int] | None:
+    """Start and end offsets of the ``[tool.course]`` table's body in a pyproject text, if it has one."""
+    header = re.search(r"^\[tool\.course\][ \t]*$", text, re.MULTILINE)
+    if header is None:
+        return None
+    following = re.search(r"^\[", text[header.end():], re.MULTILINE)
+    end = header.end() + following.start() if following else len(text)
+    return header.end(), end
+
+
+def configured_repo(pyproject: Path = PYPROJECT) -> str:
+    """The GitHub ``owner/name`` in ``pyproject``'s ``[tool.course] github_repo``."""
+    text = Path(pyproject).read_text()
+    import tomllib
+
+    repo = tomllib.loads(text).get("tool", {}).get("course", {}).get("github_repo")
+    if repo is None:
+        raise ValueError(
+            f"{pyproject} configures no GitHub repository; add\n[tool.course]\ngithub_repo = \"owner/name\""
+        )
+    return check_repo(repo)
+
+
+def configured_student_path(pyproject: Path = PYPROJECT) -> str:
+    """Where student copies are published in the repository: ``[tool.course] student_path`` (default ``student``).
+
+    One folder at the top of the repository, next to ``notebooks/``, so that a lesson's relative links
+    (``../data/...``) work from the copies too.
+    """
+    import tomllib
+
+    course = tomllib.loads(Path(pyproject).read_text()).get("tool", {}).get("course", {})
+    folder = course.get("student_path", DEFAULT_STUDENT_PATH)
+    if not isinstance(folder, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", folder) or folder in {
+        LESSON_FOLDER, "data", "helpers", "programs", "instructor", "configs", "tests",
+    }:
+        raise ValueError(
+            f"{pyproject}: [tool.course] student_path = {folder!r} must name one new folder at the top of the "
+            "repository, such as \"student\", so that the lessons' relative links (../data/...) work from it."
+        )
+    return folder
+
+
+def set_configured_repo(repo: str, pyproject: Path = PYPROJECT) -> bool:
+    """Write ``repo`` as ``[tool.course] github_repo`` in ``pyproject``; return whether the file changed."""
+    check_repo(repo)
+    pyproject = Path(pyproject)
+    text = pyproject.read_text()
+    span = _course_table_text(text)
+    body = text[span[0]:span[1]] if span else ""
+    if not re.search(r'^github_repo\s*=\s*"[^"]*"', body, re.MULTILINE):
+        raise ValueError(
+            f"{pyproject} has no [tool.course] github_repo line to update; add\n"
+            "[tool.course]\ngithub_repo = \"owner/name\""
+        )
+    new_body = re.sub(r'^(github_repo\s*=\s*)"[^"]*"', rf'\g<1>"{repo}"', body, count=1, flags=re.MULTILINE)
+    if new_body == body:
+        return False
+    pyproject.write_text(text[: span[0]] + new_body + text[span[1]:])
+    return True
+
+
+# --- the notebooks' links ------------------------------------------------------------------------
+
+
+def badge_line(repo: str, filename: str, folder: str = LESSON_FOLDER) -> str:
+    """The markdown "Open in Colab" badge that opens ``<folder>/<filename>`` of ``repo`` in Colab."""
+    url = f"https://colab.research.google.com/github/{check_repo(repo)}/blob/main/{folder}/{filename}"
+    return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
+
+
+def install_cell_source(repo: str, folder: str = LESSON_FOLDER) -> str:
+    """The Colab install cell of a notebook in ``folder`` of ``repo``: :data:`INSTALL_CELL` filled in."""
+    return INSTALL_CELL.substitute(repo=check_repo(repo), script=COLAB_SCRIPT, folder=folder)
+
+
+def _install_cell(notebook):
+    """The Colab install cell: the first code cell that clones the course or runs its Colab set-up, or None."""
+    return next((c for c in notebook.cells
+                 if c.cell_type == "code" and (CLONE_COMMAND in c.source or COLAB_SCRIPT in c.source)), None)
+
+
+def has_install_cell(notebook) -> bool:
+    """True when ``notebook`` has a Colab install cell (every lesson does)."""
+    return _install_cell(notebook) is not None
+
+
+def _without_badges(source: str) -> str:
+    """``source`` without any Colab badge line and without the blank lines before its first text."""
+    lines = [line for line in source.split("\n") if not BADGE_LINE.fullmatch(line.strip())]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def set_colab_cells(notebook, repo: str, filename: str, folder: str = LESSON_FOLDER) -> list[str]:
+    """Bring ``notebook``'s badge and install cell in line with ``repo`` and ``folder`` (in memory).
+
+    Returns what was wrong; raises a ValueError when the notebook has no title cell or no install cell.
+    """
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown" or not _without_badges(first.source).startswith("# "):
+        raise ValueError(f"{filename}: the first cell must be markdown starting with the '# NN · Title' heading")
+    install = _install_cell(notebook)
+    if install is None:
+        raise ValueError(f"{filename}: no Colab install cell (a code cell running `git clone ...`); "
+                         "copy the one from 00_environment.ipynb")
+    wrong = []
+    badged = f"{badge_line(repo, filename, folder)}\n\n{_without_badges(first.source)}"
+    if badged != first.source:
+        first.source = badged
+        wrong.append("the Colab badge is missing, repeated or points elsewhere")
+    canonical = install_cell_source(repo, folder)
+    if install.source != canonical:
+        same_target = f'"https://github.com/{repo}"' in install.source and f"{COLAB_SCRIPT} {folder}" in install.source
+        install.source = canonical
+        wrong.append("the install cell differs from instructor.links.INSTALL_CELL" if same_target
+                     else "the install cell clones another repository or works in another folder")
+    return wrong
+
+
+def sync_notebook(path: Path, repo: str) -> bool:
+    """Point ``path``'s Colab badge and install cell at ``repo``; write (only) if something changed."""
+    import nbformat
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    if not set_colab_cells(notebook, check_repo(repo), path.name):
+        return False
+    nbformat.write(notebook, path)
+    return True
+
+
+def sync_all(repo: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Sync every lesson notebook in ``folder`` with ``repo`` (default: the configured one); return the changed."""
+    repo = check_repo(repo) if repo is not None else configured_repo()
+    return [path for path in lesson_notebooks(folder) if sync_notebook(path, repo)]
+
+
+def find_mismatches(repo: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[str]:
+    """``"<notebook>: <problem>"`` for each notebook whose Colab links disagree with ``repo`` or are missing."""
+    import nbformat
+
+    repo = check_repo(repo) if repo is not None else configured_repo()
+    problems = []
+    for path in lesson_notebooks(folder):
+        try:
+            wrong = set_colab_cells(nbformat.read(path, as_version=4), repo, path.name)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        problems += [f"{path.name}: {problem} (expected {repo})" for problem in wrong]
+    return problems
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def _sync_command(repo: str | None) -> int:
+    if repo is not None and set_configured_repo(repo, PYPROJECT):
+        print(f"{PYPROJECT.name}: github_repo = {repo!r}")
+    repo = configured_repo(PYPROJECT)
+    changed = sync_all(repo, NOTEBOOK_DIR)
+    for path in changed:
+        print(f"updated {path.name}")
+    print(f"{len(changed)} notebook(s) changed; every Colab link points at {repo}.")
+    print("The README's links follow with `python -m instructor.readme` (make colab-links runs both).")
+    return 0
+
+
+def _check_command() -> int:
+    repo = configured_repo(PYPROJECT)
+    problems = find_mismatches(repo, NOTEBOOK_DIR)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print("Fix with: python -m instructor.links sync (or make colab-links)")
+        return 1
+    print(f"Every notebook's Colab links point at {repo}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instructor.links", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    sync = commands.add_parser("sync", help="write the configured repo into every notebook's badge and clone URL")
+    sync.add_argument("--repo", help="owner/name: first make this the configured repo in pyproject.toml")
+    commands.add_parser("check", help="list notebooks whose Colab links disagree with the configured repo")
+    args = parser.parse_args(argv)
+    if args.command == "sync" and args.repo is not None:
+        try:
+            check_repo(args.repo)
+        except ValueError as error:
+            parser.error(str(error))
+    try:
+        return _sync_command(args.repo) if args.command == "sync" else _check_command()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
