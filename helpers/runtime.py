@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import re
+import subprocess
 import sys
+from pathlib import Path
 
 import torch
-from pathlib import Path
 
 REPORTED_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate")
 
@@ -76,20 +78,6 @@ def sft_precision_flags(device: torch.device) -> dict[str, bool]:
     return {"bf16": dtype == torch.bfloat16, "fp16": dtype == torch.float16}
 
 
-def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, str]:
-    """Installed version of each package, or ``"not installed"``."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def environment_report(model_key: str | None = None) -> str:
-    """A short, friendly multi-line report: Python, library versions, device, dtype, model.
-
 def cpu_model() -> str:
     """The processor's model name (``model name`` in ``/proc/cpuinfo`` on Linux), else what Python knows."""
     cpuinfo = Path("/proc/cpuinfo")
@@ -111,6 +99,20 @@ def describe_machine(device: torch.device | None = None) -> str:
     return f"{device.type} ({cpu_model()}, {os.cpu_count()} cores, {platform.machine()})"
 
 
+def package_versions(names: tuple[str, ...] = REPORTED_PACKAGES) -> dict[str, str]:
+    """Installed version of each package, or ``"not installed"``."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def environment_report(model_key: str | None = None) -> str:
+    """A short, friendly multi-line report: Python, library versions, device, dtype, model.
+
     ``model_key`` is the course model in use (see ``helpers.models.resolve_model``). Lesson 00.
     """
     device = pick_device()
@@ -130,6 +132,13 @@ def quiet_library_output() -> None:
     Info logs and load bars of transformers, dataset ``map`` bars, the bitsandbytes notice about an
     optional CPU kernel package, and two known deprecation messages raised inside transformers/torch
     are silenced. Called explicitly at the top of each lesson, never on import.
+
+    The Trainer's progress bars stay on. ``TrainingArguments`` (and so ``SFTConfig``) defaults
+    ``disable_tqdm`` to "the ``transformers.training_args`` logger is quieter than WARNING"; with the
+    whole library at ERROR that is true, and the Trainer then swaps its bar (in Jupyter, a progress bar
+    with a table of losses, stored as HTML) for ``PrinterCallback``, which prints every log as a dict.
+    So that one logger stays at WARNING: its own warnings are real ones, and the bars come back for
+    ``trainer.train()`` and ``trainer.evaluate()``. An explicit ``disable_tqdm=`` still wins.
     """
     import logging
     import warnings
@@ -138,8 +147,103 @@ def quiet_library_output() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
+    hf_logging.get_logger("transformers.training_args").setLevel(logging.WARNING)
     hf_logging.disable_progress_bar()
     datasets.disable_progress_bars()
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true.*", category=UserWarning)
+
+
+def progress_bar(iterable=None, **kwargs):
+    """A text progress bar (``tqdm``) on stdout, for the helpers' long loops (generation, measurements).
+
+    It redraws in place in Jupyter, Colab and a terminal, and a saved notebook keeps its last frame as
+    plain text that GitHub shows. (``tqdm.auto`` would draw a widget in Jupyter, stored as a reference to
+    widget state plus the text of its *first* frame, ``0%|``.) Takes tqdm's arguments. Lesson 04.
+    """
+    from tqdm.std import tqdm
+
+    kwargs.setdefault("file", sys.stdout)
+    return tqdm(iterable, **kwargs)
+
+
+# --- launching the training script (lesson 07) -----------------------------------------------------------------
+
+ACCELERATE_CONFIGS = Path("configs") / "accelerate"
+CPU_DEMO_PROCESSES = 2
+
+
+def training_processes() -> int:
+    """How many training processes ``accelerate launch`` should start on this machine.
+
+    One per CUDA GPU: the script trains process *k* on ``cuda:k``, so a second process on a one-GPU
+    machine (a Colab T4) would ask for a ``cuda:1`` that does not exist. Without CUDA, two CPU
+    processes that average their gradients over gloo, to show data parallelism on a laptop. Lesson 07.
+    """
+    if torch.cuda.is_available():
+        return max(torch.cuda.device_count(), 1)
+    return CPU_DEMO_PROCESSES
+
+
+def accelerate_config_file(processes: int | None = None) -> str:
+    """The launch configuration for ``processes`` (default :func:`training_processes`), relative to the repo.
+
+    ``single_gpu.yaml`` for one process on one GPU; ``ddp.yaml`` for several, GPUs or CPU processes over gloo.
+    """
+    processes = training_processes() if processes is None else processes
+    if processes < 1:
+        raise ValueError(f"processes must be at least 1, got {processes}")
+    name = "single_gpu.yaml" if processes == 1 and torch.cuda.is_available() else "ddp.yaml"
+    return (ACCELERATE_CONFIGS / name).as_posix()
+
+
+PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*(\d+)/(\d+)")
+
+
+def run_showing_progress(command: list[str], *, cwd: str | Path | None = None, env: dict[str, str] | None = None,
+                         stream=None) -> subprocess.CompletedProcess:
+    """Run ``command`` to the end and return all its output; meanwhile show its progress bars as they move.
+
+    A script's tqdm bars (the Trainer's, on stderr) are redrawn on ``stream`` (default ``sys.stdout``, as
+    :func:`progress_bar`: in Jupyter, one line that updates, stored as text); everything else it prints stays in
+    the returned ``stdout``/``stderr`` for the caller to pick from. Lesson 07's launch of the training
+    script, which would otherwise sit silent for a minute.
+    """
+    import codecs
+    import threading
+
+    stream = sys.stdout if stream is None else stream
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout: list[bytes] = []
+    reader = threading.Thread(target=lambda: stdout.append(process.stdout.read()), daemon=True)
+    reader.start()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    stderr, pending, shown = [], "", None
+
+    def show(segment: str) -> None:
+        nonlocal shown
+        bar = PROGRESS_BAR.search(segment)
+        if bar is None:
+            return
+        position = (int(bar[1]), int(bar[2]))
+        if shown is not None and (position[1] != shown[1] or position[0] < shown[0]):
+            stream.write("\n")  # a new bar: keep the finished one on its own line
+        stream.write("\r" + segment.strip())
+        stream.flush()
+        shown = position
+
+    while chunk := process.stderr.read1(4096):
+        text = decoder.decode(chunk)
+        stderr.append(text)
+        *segments, pending = re.split(r"[\r\n]", pending + text)
+        for segment in segments:
+            show(segment)
+    show(pending)
+    process.wait()
+    reader.join()
+    if shown is not None:
+        stream.write("\n")
+        stream.flush()
+    output = stdout[0].decode("utf-8", errors="replace") if stdout else ""
+    return subprocess.CompletedProcess(command, process.returncode, output, "".join(stderr))
