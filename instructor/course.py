@@ -1,0 +1,177 @@
+"""Run the whole course headless, the way an instructor does before class.
+
+``python -m instructor.course run`` (``make course``) executes every numbered notebook in order
+(in place, so the committed notebooks are the executed ones), exports HTML copies to
+``build/html/``, records the seconds each took and the peak memory of its kernel in
+``notebooks/timings.json`` and rewrites the README's generated blocks from their files.
+``python -m instructor.course clean`` removes what the lessons generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers.artifacts import REPO_ROOT
+from instructor import readme
+from instructor.notebooks import lesson_notebooks
+
+BUILD_DIR = REPO_ROOT / "build"
+
+
+@dataclass
+class NotebookRun:
+    """What one executed notebook cost: wall-clock seconds, and its kernel's peak resident memory (None if unknown)."""
+
+    seconds: float
+    peak_bytes: int | None = None
+
+
+def peak_rss_bytes(pid: int) -> int | None:
+    """The most resident memory process ``pid`` has held so far (Linux ``VmHWM``); None where it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # no /proc (macOS, Windows) or the process has gone
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found.group(1)) * 1024 if found else None
+
+
+def tidy_stream_outputs(notebook) -> None:
+    """Store streams as a reader sees them: adjacent pieces of one stream joined, carriage-return redraws
+    (progress bars) reduced to their last state, as JupyterLab does on screen."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.outputs:
+            previous = outputs[-1] if outputs else None
+            if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                    and previous.name == output.name):
+                previous.text += output.text
+            else:
+                outputs.append(output)
+        for output in outputs:
+            if output.output_type == "stream":
+                output.text = re.sub(r"[^\n]*\r(?=[^\n])", "", output.text.replace("\r\n", "\n"))
+        cell.outputs = outputs
+
+
+def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
+    """Execute one notebook in place (kernel started in its folder); return its seconds and kernel's peak memory.
+
+    The peak is read from the kernel process after every cell (its high-water mark only grows), so it is
+    the kernel's own peak: processes the lesson starts (lesson 07's training launch) are not in it.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    resources = {"metadata": {"path": str(path.parent)}}
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
+    peaks = []
+
+    def record_peak(**_) -> None:
+        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+        peak = peak_rss_bytes(pid) if pid else None
+        if peak is not None:
+            peaks.append(peak)
+
+    client.on_cell_executed = record_peak
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:  # keep what ran, error included, so the failing cell can be read in place
+        tidy_stream_outputs(notebook)
+        nbformat.write(notebook, path)
+    return NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None)
+
+
+def export_html(path: Path, target_dir: Path) -> Path:
+    """Write an HTML copy of an executed notebook into ``target_dir``."""
+    from nbconvert import HTMLExporter
+
+    target_dir.mkdir(parents=True, exist_ok=True)
+    body, _ = HTMLExporter().from_filename(str(path))
+    target = target_dir / f"{path.stem}.html"
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
+    """Execute the notebooks in order, export HTML, record and print the timings."""
+    notebooks = notebooks or lesson_notebooks()
+    rows = []
+    for path in notebooks:
+        print(f"running {path.name} ...", flush=True)
+        run = execute_notebook(path)
+        export_html(path, BUILD_DIR / "html")
+        row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
+        if run.peak_bytes is not None:
+            row["peak_bytes"] = run.peak_bytes
+        rows.append(row)
+        peak = f", kernel peak {run.peak_bytes / 1e9:.2f} GB" if run.peak_bytes is not None else ""
+        print(f"  {run.seconds:6.1f} s{peak}", flush=True)
+    from helpers.models import resolve_model
+    from helpers.runtime import describe_machine
+
+    record = {
+        "date": time.strftime("%Y-%m-%d"),
+        "device": describe_machine(),
+        "model": resolve_model().key,
+        "total_seconds": round(sum(row["seconds"] for row in rows), 1),
+        "notebooks": rows,
+    }
+    if len(notebooks) == len(lesson_notebooks()):
+        readme.TIMINGS_FILE.write_text(json.dumps(record, indent=2) + "\n")
+        readme.update_readme()
+    print(readme.timing_table(record))
+    return record
+
+
+def generated_paths() -> list[Path]:
+    """What the lessons and tools create: never anything in data/ or notebooks/."""
+    from helpers.artifacts import outputs_dir
+    from helpers.embedded import converted_dir
+
+    return [p for p in (outputs_dir(), BUILD_DIR, converted_dir()) if p.exists()]
+
+
+def clean(confirm: bool = True) -> list[Path]:
+    """Delete training outputs, build files and the converted-model cache, after listing them."""
+    paths = generated_paths()
+    if not paths:
+        print("Nothing to clean.")
+        return []
+    print("This deletes:\n" + "\n".join(f"  {p}" for p in paths))
+    if confirm and sys.stdin.isatty() and input("Proceed? [y/N] ").strip().lower() != "y":
+        print("Nothing deleted.")
+        return []
+    for path in paths:
+        shutil.rmtree(path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m instructor.course", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="execute every notebook in order and record timings")
+    run.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (timings are not recorded)")
+    clean_cmd = commands.add_parser("clean", help="delete outputs/, build/ and the converted-model cache")
+    clean_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run_course([p.resolve() for p in args.notebooks] or None)
+    else:
+        clean(confirm=not args.yes)
+
+
+if __name__ == "__main__":
+    main()
