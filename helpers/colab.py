@@ -60,14 +60,11 @@ def install_commands(course_dir: Path, python: str = sys.executable) -> list[lis
 
 
 def installed_versions(names) -> dict[str, str | None]:
-    """Installed version of each distribution in ``names`` (None when it is not installed)."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    """Installed version of each distribution in ``names`` (None when it is not installed), in one pass."""
+    found: dict[str, str] = {}
+    for distribution in importlib.metadata.distributions():
+        found.setdefault(normalise(distribution.metadata["Name"] or ""), distribution.version)
+    return {name: found.get(normalise(name)) for name in names}
 
 
 def imported_distributions(names) -> set[str]:

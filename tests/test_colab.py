@@ -132,3 +132,13 @@ def test_set_up_refuses_a_folder_the_checkout_lacks_before_installing(fake_check
     with pytest.raises((FileNotFoundError, ValueError), match="course checkout"):
         colab.set_up_colab(course, folder)
     assert commands == []
+
+
+def test_installed_versions_are_read_in_one_pass():
+    import importlib.metadata
+
+    names = ["PyYAML", "typing_extensions", "surely-not-installed"]
+    versions = colab.installed_versions(names)
+    assert versions == {"PyYAML": importlib.metadata.version("PyYAML"),
+                        "typing_extensions": importlib.metadata.version("typing_extensions"),
+                        "surely-not-installed": None}
