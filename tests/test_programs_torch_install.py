@@ -97,3 +97,10 @@ def test_python_check_script_runs_silently_here():
     result = subprocess.run([sys.executable, "-I", str(REPO_ROOT / "programs" / "check_python.py")],
                             capture_output=True, text=True)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_python_check_is_plain_enough_for_an_old_python_to_run():
+    """It must parse on the Pythons it refuses, or the learner sees a SyntaxError instead of the message."""
+    import ast
+
+    ast.parse((REPO_ROOT / "programs" / "check_python.py").read_text(), feature_version=(3, 7))
