@@ -54,6 +54,27 @@ def merged_dir() -> Path:
     return outputs_dir() / MERGED_NAME
 
 
+SCORES_FILE = REPO_ROOT / "notebooks" / "scores.json"
+
+
+def record_scores(values: dict, path: Path = SCORES_FILE) -> Path:
+    """Merge ``values`` into the committed score record (``notebooks/scores.json``), section by section.
+
+    Lesson 04 writes the baselines and the fine-tuned model, lesson 05 adds the merged model; the
+    README quotes the file. Lessons call it only in a full run (never in the test suite's quick mode).
+    """
+    import json
+
+    record = json.loads(path.read_text()) if path.exists() else {}
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(record.get(key), dict):
+            record[key] = {**record[key], **value}
+        else:
+            record[key] = value
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
 def fresh_output_dir(path: Path) -> Path:
     """Return ``path`` ready to write into; an existing non-empty one is moved to ``<name>.previous``."""
     path = Path(path)

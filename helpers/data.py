@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import display_path
+from helpers.artifacts import REPO_ROOT, display_path
 
 DATA_ENV = "COURSE_DATA_DIR"
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "corporate_translator"
+DEFAULT_DATA_DIR = REPO_ROOT / "data" / "corporate_translator"
 SPLITS = ("train", "validation", "test")
 FIELDS = ("id", "casual", "corporate", "category", "channel")
 CATEGORIES = (

@@ -145,3 +145,27 @@ def lens_scores(replies: Sequence[str], pairs: Sequence[dict[str, str]]) -> dict
             style.keeps_facts(row["casual"], reply) for row, reply in zip(pairs, replies, strict=True)
         ),
     }
+
+
+def lens_table(scores: dict[str, dict[str, float]], reference_losses: dict[str, float] | None = None) -> Any:
+    """One row per system (copy the input, base model, fine-tuned...) and one column per lens, ready to display.
+
+    ``scores`` maps a system's name to :func:`lens_scores`; ``reference_losses`` maps model names to
+    :func:`reference_loss` (shown as perplexity; "—" for a system that is not a model).
+    """
+    import math
+
+    import pandas as pd
+
+    reference_losses = reference_losses or {}
+    rows = {
+        name: {
+            "chrF": f"{s['chrf']:.1f} ± {s['chrf_ci']:.1f}",
+            "reference perplexity": f"{math.exp(reference_losses[name]):.2f}" if name in reference_losses else "—",
+            "slang-free": f"{s['slang_free']:.0%}",
+            "on task": f"{s['on_task']:.0%}",
+            "facts kept": f"{s['facts_kept']:.0%}",
+        }
+        for name, s in scores.items()
+    }
+    return pd.DataFrame(rows).T

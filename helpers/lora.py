@@ -88,6 +88,33 @@ def delta_weights(peft_model: torch.nn.Module, adapter: str = "default") -> dict
     return deltas
 
 
+def base_weight(layer: torch.nn.Module) -> torch.Tensor:
+    """A linear layer's frozen weight as float32 on the CPU, de-quantized first if it is a 4-bit layer."""
+    weight = layer.weight
+    if weight.__class__.__name__ == "Params4bit":
+        import bitsandbytes.functional as bnb_functional
+
+        weight = bnb_functional.dequantize_4bit(weight.data, weight.quant_state)
+    return weight.detach().float().cpu()
+
+
+def relative_update_norms(peft_model: torch.nn.Module, adapter: str = "default") -> dict[tuple[int, str], float]:
+    """``||Delta W|| / ||W||`` per adapted layer: how much the notes change each page, whatever its shape.
+
+    Raw norms mostly show matrix size (a 1536x576 MLP matrix has 8x the numbers of a 192x576 k_proj);
+    dividing by the frozen weight's own norm compares like with like. Lesson 04.
+    """
+    from peft.tuners.lora import LoraLayer
+
+    deltas = delta_weights(peft_model, adapter)
+    norms = {}
+    for name, module in peft_model.named_modules():
+        match = _LAYER_MODULE.search(name)
+        if isinstance(module, LoraLayer) and match and (key := (int(match.group(1)), match.group(2))) in deltas:
+            norms[key] = (deltas[key].norm() / base_weight(module.get_base_layer()).norm()).item()
+    return norms
+
+
 def singular_values(delta: torch.Tensor) -> torch.Tensor:
     """Singular values of a delta weight, largest first (at most r of them are non-zero)."""
     return torch.linalg.svdvals(delta.float())

@@ -159,3 +159,52 @@ def plot_stacked_bars(
     ax.set_title(title)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     return ax
+
+
+def plot_chrf_intervals(scores: Mapping[str, Mapping[str, float]], *, title: str = "", ax: Any = None) -> Any:
+    """Horizontal bars of chrF with their 95% bootstrap intervals, one per system (lesson 04)."""
+    ax = _axes(ax, figsize=(6, 0.6 * len(scores) + 1.2))
+    names = list(scores)[::-1]
+    values = [scores[name]["chrf"] for name in names]
+    ax.barh(names, values, xerr=[scores[name]["chrf_ci"] for name in names], capsize=4, color="tab:blue", alpha=0.8)
+    for y, value in enumerate(values):
+        ax.text(1, y, f"{value:.1f}", va="center", ha="left", color="white", fontsize=9, fontweight="bold")
+    ax.set_xlabel("chrF on the held-out messages (95% interval)")
+    ax.set_xlim(0, max(values) * 1.25)
+    ax.set_title(title)
+    return ax
+
+
+def plot_frontier(
+    points: Sequence[Mapping[str, Any]],
+    *,
+    ylabel: str,
+    baselines: Mapping[str, float] | None = None,
+    budget_seconds: float | None = None,
+    chosen: str | None = None,
+    title: str = "",
+    ax: Any = None,
+) -> Any:
+    """Quality against training seconds, one numbered point per recipe (lesson 06's recipe sweep).
+
+    ``points`` hold ``label``, ``seconds``, ``value`` and optionally ``ci`` (a 95% half-width). Points are
+    numbered rather than labelled so that names never overlap; the lesson prints the key. The ``chosen``
+    recipe is drawn as a star, ``baselines`` as dashed horizontal lines, the time budget as a vertical line.
+    """
+    ax = _axes(ax, figsize=(7, 4))
+    for number, point in enumerate(points, start=1):
+        star = point["label"] == chosen
+        ax.errorbar(point["seconds"], point["value"], yerr=point.get("ci"), fmt="*" if star else "o",
+                    markersize=14 if star else 7, color="tab:red" if star else "tab:blue", capsize=3, alpha=0.85)
+        ax.annotate(str(number), (point["seconds"], point["value"]), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    for k, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, color=f"C{k + 2}", linestyle="--", linewidth=1, label=name)
+    if budget_seconds is not None:
+        ax.axvline(budget_seconds, color="grey", linestyle=":", linewidth=1, label=f"budget {budget_seconds:.0f} s")
+    ax.set_xlabel("training seconds")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if baselines or budget_seconds is not None:
+        ax.legend(frameon=False, fontsize=8, loc="best")
+    return ax

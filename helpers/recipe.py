@@ -54,6 +54,16 @@ SEED_LORA: dict[str, Any] = {
 """The seed chapter's ``LoraConfig``: no ``target_modules``, so peft adapts q_proj and v_proj (lesson 02)."""
 
 
+def describe(lora: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> str:
+    """The recipe in one line, e.g. ``r=16 on all-linear, lr 0.001 cosine, 56 steps x 8`` (for records and tables)."""
+    lora, training = {**LORA, **(lora or {})}, {**TRAINING, **(training or {})}
+    targets = lora["target_modules"]
+    targets = targets if isinstance(targets, str) else "+".join(targets)
+    batch = training["per_device_train_batch_size"] * training["gradient_accumulation_steps"]
+    return (f"r={lora['r']} on {targets}, lr {training['learning_rate']:g} {training['lr_scheduler_type']}, "
+            f"{training['max_steps']} steps x {batch}")
+
+
 def bnb_config(device: torch.device, **overrides: Any) -> Any:
     """The recipe's 4-bit ``BitsAndBytesConfig``, computing in :func:`~helpers.runtime.pick_compute_dtype`."""
     from transformers import BitsAndBytesConfig

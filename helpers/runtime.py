@@ -19,6 +19,18 @@ import torch
 REPORTED_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate")
 
 
+QUICK_ENV = "COURSE_QUICK"
+
+
+def quick_mode() -> bool:
+    """True when ``COURSE_QUICK=1``: the test suite's short run of a lesson (fewer steps, fewer messages scored).
+
+    ``make test`` sets it so every cell runs in minutes; ``make course`` leaves it unset and records the
+    full run. A lesson prints which mode it is in, and claims that need the full run are checked only there.
+    """
+    return os.environ.get(QUICK_ENV, "") == "1"
+
+
 def pick_device() -> torch.device:
     """Return the best available device: CUDA, then Apple MPS, then CPU."""
     if torch.cuda.is_available():
