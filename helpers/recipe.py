@@ -2,7 +2,8 @@
 
 Lesson 04 spells the same ``BitsAndBytesConfig``, ``LoraConfig`` and ``SFTConfig`` out in full (that
 is what it teaches) and checks them against this module, so the notebook and the script cannot
-drift apart. Lesson 06 compares this recipe with :data:`SEED_LORA`, the seed chapter's recipe.
+drift apart. Lesson 06 compares this recipe with the chapter's own (:data:`CHAPTER_LORA`,
+:data:`CHAPTER_TRAINING`).
 """
 
 from __future__ import annotations
@@ -44,14 +45,26 @@ TRAINING: dict[str, Any] = {
 }
 """The ``SFTConfig`` values lesson 04 chooses; precision flags come from the hardware."""
 
-SEED_LORA: dict[str, Any] = {
+CHAPTER_LORA: dict[str, Any] = {
     "r": 16,
     "lora_alpha": 32,
     "lora_dropout": 0.05,
     "bias": "none",
     "task_type": "CAUSAL_LM",
 }
-"""The seed chapter's ``LoraConfig``: no ``target_modules``, so peft adapts q_proj and v_proj (lesson 02)."""
+"""The chapter's ``LoraConfig``: no ``target_modules``, so peft adapts q_proj and v_proj (lesson 02)."""
+
+CHAPTER_TRAINING: dict[str, Any] = {
+    "per_device_train_batch_size": 4,
+    "max_steps": 100,
+    "learning_rate": 2e-4,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0,
+    "activation_checkpointing": False,
+}
+"""The chapter's ``TrainingArguments`` with their own defaults where it is silent (linear decay, no warm-up, no
+activation checkpointing — unlike ``SFTConfig``'s defaults). Its ``fp16=True`` is the T4 path: precision follows
+the hardware, as for the course recipe."""
 
 
 def describe(lora: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> str:

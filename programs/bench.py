@@ -1,4 +1,4 @@
-"""Measure where training memory and time go: predicted vs measured memory, course vs seed recipe, matmul roof.
+"""Measure where training memory and time go: predicted vs measured memory, course vs chapter recipe, matmul roof.
 
     python -m programs.bench                 # everything (`make bench`), results in results/
     python -m programs.bench --quick         # a smaller version (what lesson 06 runs when no results exist)
@@ -32,27 +32,30 @@ from helpers.artifacts import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
 RECORDED_DIR = REPO_ROOT / "benchmarks"
-RECIPES = ("course", "seed")
+RECIPES = ("course", "chapter")
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 """The budget's dtype names (``budget.DTYPE_BYTES``) as torch dtypes."""
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchSize:
-    """How big each measurement is: the memory runs' batch shape and steps, the speed runs' steps."""
+    """How big each measurement is: the memory runs' batch shape and steps, the speed runs' length.
+
+    ``speed_steps=None`` trains each recipe as written (its own steps and batch); a number cuts both
+    recipes to that many steps (the quick version).
+    """
 
     memory_batch_size: int = 8
     memory_seq_len: int = 128
     memory_steps: int = 2
-    speed_steps: int = 16
-    speed_batch_size: int = 8
-    speed_evaluations: int = 4
+    speed_steps: int | None = None
+    speed_evaluations: int = 5
     speed_validation_examples: int | None = None  # None: the whole validation split
 
 
 FULL = BenchSize()
-QUICK = BenchSize(memory_batch_size=8, memory_seq_len=64, memory_steps=2, speed_steps=3, speed_batch_size=4,
-                  speed_evaluations=1, speed_validation_examples=20)
+QUICK = BenchSize(memory_batch_size=8, memory_seq_len=64, memory_steps=2, speed_steps=3, speed_evaluations=1,
+                  speed_validation_examples=20)
 
 
 # --- measuring memory -------------------------------------------------------------------------------
@@ -200,22 +203,20 @@ def measure_memory(method: str, size: BenchSize = FULL) -> dict[str, Any]:
     }
 
 
-# --- measuring speed: the course recipe against the seed's ------------------------------------------
+# --- measuring speed: the course recipe against the chapter's, each as written -----------------------
 
 
-def seed_sft_config(output_dir: str, device: torch.device, **values: Any) -> Any:
-    """The seed chapter's training set-up on today's API: ``SFTConfig`` defaults wherever the seed was silent.
+def chapter_sft_config(output_dir: str, device: torch.device, **values: Any) -> Any:
+    """The chapter's ``TrainingArguments`` on today's ``SFTConfig``: :data:`helpers.recipe.CHAPTER_TRAINING`.
 
-    Only what any run must set is set: the output folder, the step budget and batch (the same as the
-    course run), no checkpoints or reporting, and precision for the hardware — the default bf16 does
-    not run on a T4 and was ~8x slower on the course CPU, which would measure the CPU, not the recipe.
-    So the defaults that remain are lr 2e-5 (linear decay, no warm-up), activation checkpointing on,
-    max_length 1024, and SFTTrainer's bf16 LoRA weights.
+    Where the chapter is silent, ``TrainingArguments``' own defaults hold (linear decay, no warm-up,
+    activation checkpointing off). Precision follows the hardware, as for the course recipe: the chapter's
+    ``fp16=True`` is the T4 path, and on a CPU neither half precision trains fast.
     """
     from trl import SFTConfig
 
     return SFTConfig(output_dir=output_dir, save_strategy="no", report_to="none", use_cpu=device.type == "cpu",
-                     **runtime.sft_precision_flags(device), **values)
+                     **runtime.sft_precision_flags(device), **{**recipe.CHAPTER_TRAINING, **values})
 
 
 def training_flops(tokens: int, model_config: Any, trainable: int, *, full: bool = False) -> float:
@@ -232,11 +233,15 @@ def training_flops(tokens: int, model_config: Any, trainable: int, *, full: bool
 
 
 def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
-    """Train the embedded model with the course or the seed recipe on the same data; time it, score it."""
+    """Train the embedded model with the course's or the chapter's recipe, each as written; time it, score it.
+
+    The validation loss is measured a few times during training (its time is not counted as training)
+    and chrF on the validation messages at the end, so the two recipes compare by time to the same quality.
+    """
     from peft import LoraConfig
     from trl import SFTTrainer
 
-    from helpers import artifacts, data
+    from helpers import artifacts, data, evaluation
 
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {RECIPES}")
@@ -246,23 +251,22 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
     base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device),
                                   dtype=runtime.pick_compute_dtype(device), device=device)
     output_dir = str(artifacts.outputs_dir() / f"bench-{name}")
-    budget_values = {"max_steps": size.speed_steps, "per_device_train_batch_size": size.speed_batch_size,
-                     "logging_steps": 1, "seed": 0, "eval_strategy": "steps",
-                     "eval_steps": max(1, size.speed_steps // size.speed_evaluations), "per_device_eval_batch_size": 16}
+    steps = size.speed_steps or (recipe.TRAINING if name == "course" else recipe.CHAPTER_TRAINING)["max_steps"]
+    run_values = {"max_steps": steps, "logging_steps": 1, "seed": 0, "eval_strategy": "steps",
+                  "eval_steps": max(1, steps // size.speed_evaluations), "per_device_eval_batch_size": 16}
     if name == "course":
-        args = recipe.sft_config(output_dir, device, **budget_values)
+        args = recipe.sft_config(output_dir, device, **run_values)
         peft_config = recipe.lora_config()
     else:
-        args = seed_sft_config(output_dir, device, **budget_values)
-        peft_config = LoraConfig(**recipe.SEED_LORA)
+        args = chapter_sft_config(output_dir, device, **run_values)
+        peft_config = LoraConfig(**recipe.CHAPTER_LORA)
     validation = data.load_split("validation")
     if size.speed_validation_examples:
         validation = validation.select(range(size.speed_validation_examples))
     trainer = SFTTrainer(model=base, args=args, train_dataset=data.as_prompt_completion(data.load_split("train")),
                          eval_dataset=data.as_prompt_completion(validation),
                          processing_class=tokenizer, peft_config=peft_config)
-    if name == "course":
-        recipe.keep_adapter_in_fp32(trainer.model)
+    recipe.keep_adapter_in_fp32(trainer.model)  # fp16 training (the chapter's T4 path) needs fp32 adapters too
     meter.start()
     start = time.perf_counter()
     result = trainer.train()
@@ -272,7 +276,8 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
     peak = meter.peak()
     if not evaluations or evaluations[-1]["step"] != result.global_step:
         evaluations.append({**trainer.evaluate(), "step": result.global_step})
-    validation_loss = evaluations[-1]["eval_loss"]
+    trainer.model.eval()
+    replies = evaluation.generate_replies(trainer.model, tokenizer, validation["casual"], progress=False)
     tokens = max(h["num_tokens"] for h in history if "num_tokens" in h)
     trainable = trainer.model.get_nb_trainable_parameters()[0]
     flops = training_flops(tokens, models.load_model_config("smollm2"), trainable)
@@ -280,16 +285,21 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
         "recipe": name,
         "device": runtime.describe_machine(device),
         "steps": result.global_step,
+        "batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps,
         "tokens": int(tokens),
         "seconds": seconds,
         "seconds_per_step": seconds / result.global_step,
         "tokens_per_second": tokens / seconds,
         "peak_bytes": peak,
         "peak_how": meter.method,
-        "validation_loss": validation_loss,
+        "validation_loss": evaluations[-1]["eval_loss"],
         "validation_curve": [[h["step"], h["eval_loss"]] for h in evaluations],
+        "validation_chrf": evaluation.chrf(replies, validation["corporate"]),
         "trainable_parameters": trainable,
         "learning_rate": args.learning_rate,
+        "lr_scheduler_type": str(args.lr_scheduler_type.value if hasattr(args.lr_scheduler_type, "value")
+                                 else args.lr_scheduler_type),
+        "lora_dropout": trainer.model.peft_config["default"].lora_dropout,
         "activation_checkpointing": bool(args.gradient_checkpointing),
         "lora_dtype": str({p.dtype for p in trainer.model.parameters() if p.requires_grad}.pop()).replace("torch.", ""),
         "target_modules": sorted(trainer.model.peft_config["default"].target_modules),
@@ -365,7 +375,7 @@ def _in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
 
 
 def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
-    """Memory by method, course vs seed speed, and the matmul roof — each in a fresh process."""
+    """Memory by method, course vs chapter recipe, and the matmul roof — each in a fresh process."""
     from tqdm.auto import tqdm
 
     jobs = [("memory", m) for m in budget.METHODS] + [("speed", r) for r in RECIPES] + [("matmul", "peak")]
@@ -386,21 +396,20 @@ def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
 
 
 def speed_ratio(results: dict[str, Any]) -> float:
-    """Course tokens/s divided by the seed recipe's."""
+    """Course tokens/s divided by the chapter recipe's."""
     by_recipe = {row["recipe"]: row for row in results["speed"]}
-    return by_recipe["course"]["tokens_per_second"] / by_recipe["seed"]["tokens_per_second"]
+    return by_recipe["course"]["tokens_per_second"] / by_recipe["chapter"]["tokens_per_second"]
 
 
-def time_to_seed_quality_ratio(results: dict[str, Any]) -> float | None:
-    """Seed training time divided by the time the course recipe took to reach the seed's final validation loss.
-
-    Read off the course run's validation curve (evaluated every few steps); None if it never got there.
+def time_to_chapter_quality_ratio(results: dict[str, Any]) -> float | None:
+    """The chapter recipe's training time divided by the time the course recipe took to reach the chapter's
+    final validation loss — read off the course run's validation curve; None if it never got there.
     """
     by_recipe = {row["recipe"]: row for row in results["speed"]}
-    course, seed = by_recipe["course"], by_recipe["seed"]
+    course, chapter = by_recipe["course"], by_recipe["chapter"]
     for step, loss in course["validation_curve"]:
-        if loss <= seed["validation_loss"]:
-            return seed["seconds"] / (step * course["seconds_per_step"])
+        if loss <= chapter["validation_loss"]:
+            return chapter["seconds"] / (step * course["seconds_per_step"])
     return None
 
 
@@ -422,25 +431,27 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines.append(f"| {label} | {row['trainable_parameters']:,} | {row['predicted_bytes'] / gb:.2f} GB | "
                      f"{row['measured_bytes'] / gb:.2f} GB | {error:+.0%} |")
     roof = results["matmul"]
-    lines += ["", f"**Course recipe vs the seed's**, same model, data and tokens; roof = {roof['dtype']} "
+    lines += ["", f"**Course recipe vs the chapter's**, each as written, same model and data; roof = {roof['dtype']} "
               f"{roof['n']}² matmul at {roof['flops_per_second'] / 1e9:.0f} GFLOP/s:", "",
-              "| recipe | targets | lr | checkpointing | LoRA dtype | tokens | s/step | tokens/s | peak memory | "
-              "validation loss | model FLOP/s (share of roof) |",
-              "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+              "| recipe | targets | lr | steps x batch | LoRA dropout | tokens | training s | tokens/s | peak memory | "
+              "validation loss | validation chrF | model FLOP/s (share of roof) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in results["speed"]:
         targets = "all linear" if len(row["target_modules"]) == 7 else "+".join(row["target_modules"])
         share = row["model_flops_per_second"] / roof["flops_per_second"]
         lines.append(f"| {row['recipe']} | {targets} | {row['learning_rate']:g} | "
-                     f"{'on' if row['activation_checkpointing'] else 'off'} | {row['lora_dtype']} | "
-                     f"{row['tokens']:,} | "
-                     f"{row['seconds_per_step']:.2f} | {row['tokens_per_second']:,.0f} | "
-                     f"{row['peak_bytes'] / gb:.2f} GB | {row['validation_loss']:.3f} | "
+                     f"{row['steps']} x {row['batch_size']} | {row['lora_dropout']:g} | {row['tokens']:,} | "
+                     f"{row['seconds']:.0f} | "
+                     f"{row['tokens_per_second']:,.0f} | {row['peak_bytes'] / gb:.2f} GB | "
+                     f"{row['validation_loss']:.3f} | {row['validation_chrf']:.1f} | "
                      f"{row['model_flops_per_second'] / 1e9:.1f} GFLOP/s ({share:.0%}) |")
-    lines += ["", f"The course recipe processes **{speed_ratio(results):.2f}x** the seed's tokens per second."]
-    quality = time_to_seed_quality_ratio(results)
+    lines += ["", f"The course recipe processes **{speed_ratio(results):.2f}x** the chapter's tokens per second."]
+    quality = time_to_chapter_quality_ratio(results)
     if quality is not None:
-        lines += [f"It reaches the seed's final validation loss **{quality:.1f}x** sooner (validation loss measured "
-                  f"every {results['size']['speed_steps'] // results['size']['speed_evaluations']} steps)."]
+        lines += [f"It reaches the chapter recipe's final validation loss **{quality:.1f}x** sooner (validation loss "
+                  f"measured {results['size']['speed_evaluations']} times per run)."]
+    else:
+        lines += ["It never reached the chapter recipe's final validation loss in this run."]
     lines += [""]
     paper = results["paper"]
     lines += [f"**On paper** (predicted peaks, batch {paper[0]['batch_size']} x {paper[0]['seq_len']} tokens, "

@@ -1,4 +1,4 @@
-"""The benchmark's plumbing: peak measurement, the seed recipe's config, FLOP counting and the report."""
+"""The benchmark's plumbing: peak measurement, the chapter recipe's config, FLOP counting and the report."""
 
 import torch
 
@@ -11,35 +11,38 @@ def _results() -> dict:
     memory = [{"method": m, "trainable_parameters": 10, "predicted_bytes": 1.1e9, "measured_bytes": 1.0e9,
                "measured_how": "peak RSS", "setup": setup} for m in budget.METHODS]
     speed = [
-        {"recipe": "course", "target_modules": ["a"] * 7, "learning_rate": 5e-4, "activation_checkpointing": False,
+        {"recipe": "course", "target_modules": ["a"] * 7, "learning_rate": 1e-3, "activation_checkpointing": False,
          "lora_dtype": "float32", "tokens": 1000, "seconds": 10.0, "seconds_per_step": 1.0, "tokens_per_second": 100.0,
-         "peak_bytes": 1e9, "validation_loss": 1.5, "model_flops_per_second": 5e9,
-         "validation_curve": [[4, 2.5], [8, 1.9], [10, 1.5]]},
-        {"recipe": "seed", "target_modules": ["q_proj", "v_proj"], "learning_rate": 2e-5,
-         "activation_checkpointing": True, "lora_dtype": "bfloat16", "tokens": 1000, "seconds": 20.0,
+         "peak_bytes": 1e9, "validation_loss": 1.5, "model_flops_per_second": 5e9, "steps": 10, "batch_size": 8,
+         "lora_dropout": 0.0, "validation_chrf": 41.0, "validation_curve": [[4, 2.5], [8, 1.9], [10, 1.5]]},
+        {"recipe": "chapter", "target_modules": ["q_proj", "v_proj"], "learning_rate": 2e-4,
+         "activation_checkpointing": False, "lora_dtype": "float32", "tokens": 1000, "seconds": 20.0,
          "seconds_per_step": 2.0, "tokens_per_second": 50.0, "peak_bytes": 1e9, "validation_loss": 2.0,
-         "model_flops_per_second": 2.5e9, "validation_curve": [[10, 2.0]]},
+         "model_flops_per_second": 2.5e9, "steps": 10, "batch_size": 4, "lora_dropout": 0.05,
+         "validation_chrf": 35.5, "validation_curve": [[10, 2.0]]},
     ]
     return {"device": "Some CPU (2 cores)", "date": "2026-11-28", "seconds": 300.0, "memory": memory, "speed": speed,
             "matmul": {"dtype": "float32", "n": 2048, "flops_per_second": 1e11},
-            "paper": bench.paper_budgets(), "size": {"speed_steps": 16, "speed_evaluations": 4},
+            "paper": bench.paper_budgets(), "size": {"speed_steps": None, "speed_evaluations": 4},
             "versions": {"torch": "2", "transformers": "5", "peft": "0.21", "trl": "1"}}
 
 
 def test_ratios_read_the_speed_rows():
     results = _results()
     assert bench.speed_ratio(results) == 2.0
-    # the course run reached the seed's final loss (2.0) at step 8: 8 s against the seed's 20 s
-    assert bench.time_to_seed_quality_ratio(results) == 2.5
+    # the course run reached the chapter recipe's final loss (2.0) at step 8: 8 s against its 20 s
+    assert bench.time_to_chapter_quality_ratio(results) == 2.5
     results["speed"][0]["validation_curve"] = [[10, 2.1]]
-    assert bench.time_to_seed_quality_ratio(results) is None
+    assert bench.time_to_chapter_quality_ratio(results) is None
+    assert "never reached" in bench.markdown_report(results)
 
 
 def test_markdown_report_has_every_method_recipe_and_paper_row():
     report = bench.markdown_report(_results())
     assert "| full fine-tune (fp32) | 10 | 1.10 GB | 1.00 GB | +10% |" in report
-    assert "| course | all linear |" in report and "| seed | q_proj+v_proj |" in report
-    assert "**2.00x** the seed's tokens per second" in report
+    assert "| course | all linear | 0.001 | 10 x 8 | 0 |" in report
+    assert "| chapter | q_proj+v_proj | 0.0002 | 10 x 4 | 0.05 |" in report and "| 41.0 |" in report
+    assert "**2.00x** the chapter's tokens per second" in report and "**2.5x** sooner" in report
     assert "| full fp32 |" in report and "QLoRA + checkpointing" in report
 
 
@@ -75,10 +78,12 @@ def test_cpu_peak_memory_sees_a_large_allocation():
     del block
 
 
-def test_seed_config_keeps_the_library_defaults_where_the_seed_was_silent():
-    args = bench.seed_sft_config("unused", torch.device("cpu"), max_steps=3)
-    assert args.learning_rate == 2e-5 and args.gradient_checkpointing and args.lr_scheduler_type == "linear"
+def test_chapter_config_is_the_chapters_training_arguments():
+    args = bench.chapter_sft_config("unused", torch.device("cpu"))
+    assert args.learning_rate == 2e-4 and args.per_device_train_batch_size == 4 and args.max_steps == 100
+    assert not args.gradient_checkpointing and args.lr_scheduler_type == "linear" and args.warmup_steps == 0
     assert not args.bf16 and not args.fp16 and args.use_cpu
+    assert bench.chapter_sft_config("unused", torch.device("cpu"), max_steps=3).max_steps == 3
 
 
 def test_training_flops_count_forward_backward_and_trainable_weights():
