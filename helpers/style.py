@@ -159,6 +159,21 @@ def keeps_facts(casual: str, reply: str) -> bool:
     return not missing_facts(casual, reply)
 
 
+REFUSAL_MARKS = re.compile(
+    r"\b(cannot|can't|can not|unable|not able|won't|will not|not in a position|decline|not\b.*\b(?:do|take|commit))\b"
+)
+POLITE_MARKS = re.compile(r"\b(afraid|unfortunately|sorry|apologi[sz]e|regret|respectfully|please|appreciate|thank)")
+
+
+def is_polite_refusal(text: str) -> bool:
+    """True for a slang-free reply that says no (``cannot``, ``unable``) with a polite frame (``afraid``, ``sorry``).
+
+    The check behind the chapter's example: *"Yo, I ain't doing that."* should become a polite professional refusal.
+    """
+    lowered = text.lower().replace("\u2019", "'")
+    return is_slang_free(text) and bool(REFUSAL_MARKS.search(lowered)) and bool(POLITE_MARKS.search(lowered))
+
+
 def share(flags: Iterable[bool]) -> float:
     """Fraction of true values (0.0 for none)."""
     flags = list(flags)

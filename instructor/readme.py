@@ -90,8 +90,16 @@ def scores_table(scores: dict[str, Any]) -> str:
             "facts kept": f"{scores['facts_kept'][key]:.0%}",
         })
     table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left"] + ["right"] * 5)
-    return (f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on "
-            f"{scores['device']}; all {scores['test_examples']} test messages:\n\n{table}")
+    targets = "\n".join(f"- {target}: **{'reached' if reached else 'not reached'}**"
+                        for target, reached in scores.get("targets", {}).items())
+    showcase = scores.get("showcase", {})
+    lines = [f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on "
+             f"{scores['device']}; all {scores['test_examples']} test messages:", "", table]
+    if targets:
+        lines += ["", "The course's targets for the fine-tuned model on this split:", "", targets]
+    if showcase:
+        lines += ["", f"The chapter's example, *{showcase['casual']}*, comes out as *{showcase['fine_tuned']}*"]
+    return "\n".join(lines)
 
 
 def bench_report(folder: Path | None = None) -> str | None:

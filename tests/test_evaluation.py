@@ -72,3 +72,54 @@ def test_chrf_pools_the_corpus_before_scoring():
 def test_chrf_needs_matching_lengths():
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
         evaluation.chrf(["a", "b"], ["a"])
+
+
+def test_chrf_interval_brackets_the_score_and_shrinks_with_agreement():
+    references = [f"message number {i} is about the quarterly report" for i in range(30)]
+    noisy = [r if i % 3 else "something else entirely" for i, r in enumerate(references)]
+    score, interval = evaluation.chrf_interval(noisy, references, resamples=200)
+    assert score == pytest.approx(evaluation.chrf(noisy, references))
+    assert interval > 0
+    assert evaluation.chrf_interval(references, references, resamples=200) == (pytest.approx(100.0), 0.0)
+
+
+ROWS = [
+    {"casual": "gonna miss the 3pm w/ Priya", "corporate": "I will miss the 3 PM meeting with Priya."},
+    {"casual": "lol that demo was great", "corporate": "That demo was excellent."},
+]
+
+
+def test_lens_scores_of_copying_the_input():
+    scores = evaluation.lens_scores([row["casual"] for row in ROWS], ROWS)
+    assert scores["facts_kept"] == 1.0 and scores["on_task"] == 1.0 and scores["slang_free"] == 0.0
+    assert 0 < scores["chrf"] < 100 and scores["chrf_ci"] >= 0
+
+
+def test_lens_table_shows_perplexity_only_for_models():
+    scores = {name: evaluation.lens_scores([row["corporate"] for row in ROWS], ROWS) for name in ("copy", "model")}
+    table = evaluation.lens_table(scores, {"model": 0.0})
+    assert list(table.index) == ["copy", "model"]
+    assert table.loc["copy", "reference perplexity"] == "—" and table.loc["model", "reference perplexity"] == "1.00"
+    assert table.loc["model", "slang-free"] == "100%"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from helpers import models
+
+    return models.load_tokenizer("smollm2")
+
+
+def test_reference_loss_counts_the_answer_tokens_of_each_pair_once(tokenizer):
+    """Batched and right-padded, the loss equals the token-weighted mean of each pair scored alone."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    model = LlamaForCausalLM(config).eval()
+    alone = [evaluation.reference_loss(model, tokenizer, [row]) for row in ROWS]
+    answer_tokens = [len(tokenizer(row["corporate"])["input_ids"]) + 1 for row in ROWS]  # + the end-of-turn token
+    expected = sum(loss * n for loss, n in zip(alone, answer_tokens, strict=True)) / sum(answer_tokens)
+    assert evaluation.reference_loss(model, tokenizer, ROWS, batch_size=2) == pytest.approx(expected, rel=1e-4)
+    assert all(loss > 5 for loss in alone), "a random model finds the references unlikely (ln 49152 is 10.8)"
