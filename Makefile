@@ -45,27 +45,27 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 
+# The full check (CI, the README's command): ruff, every unit test and every lesson executed by nbval.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	COURSE_QUICK=1 $(BIN)/python -m pytest
 
-clean-outputs: install
-	$(BIN)/python -m instructor.course clean
-
-# Point every notebook's Colab badge and clone URL, then the README's links, at pyproject's [tool.course]
-# github_repo (or at REPO=owner/name, which also becomes the configured repo).
-# The full check (CI, the README's command): ruff, every unit test and every lesson executed by nbval.
-colab-links: install
-	$(BIN)/python -m instructor.links sync $(if $(REPO),--repo $(REPO),)
-	$(BIN)/python -m instructor.readme
-
-# Exercise-free copies for learners (solution cells become TODO cells) in student/ (pyproject's [tool.course]
-# student_path), where their Colab badges point: commit that folder to publish them.
 # The inner loop, under 90 s on 2 cores: ruff and the unit tests, without the notebooks and the tests marked
 # heavy (real training runs, model loads in fresh processes). `make test` runs those too.
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests -m "not heavy"
 
+clean-outputs: install
+	$(BIN)/python -m instructor.course clean
+
+# Point every notebook's Colab badge and clone URL, then the README's links, at pyproject's [tool.course]
+# github_repo (or at REPO=owner/name, which also becomes the configured repo).
+colab-links: install
+	$(BIN)/python -m instructor.links sync $(if $(REPO),--repo $(REPO),)
+	$(BIN)/python -m instructor.readme
+
+# Exercise-free copies for learners (solution cells become TODO cells) in student/ (pyproject's [tool.course]
+# student_path), where their Colab badges point: commit that folder to publish them.
 student: install
 	$(BIN)/python -m instructor.student
