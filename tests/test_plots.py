@@ -62,3 +62,16 @@ def test_stacked_bars_add_up_each_term_and_draw_the_line():
     assert [bar.get_y() for bar in activations] == [2.0, 0.5], "a term starts where the previous one ends"
     assert any(line.get_ydata()[0] == 3.5 for line in ax.lines) and ax.texts[0].get_text() == "8 GB"
     plt.close("all")
+
+
+def test_chrf_intervals_draw_one_bar_per_system_with_its_error_bar():
+    scores = {"copy the input": {"chrf": 20.0, "chrf_ci": 1.0}, "fine-tuned": {"chrf": 40.0, "chrf_ci": 2.5}}
+    ax = plots.plot_chrf_intervals(scores)
+    assert [bar.get_width() for bar in ax.patches] == [40.0, 20.0], "the first system is drawn at the top"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["fine-tuned", "copy the input"]
+    assert sorted(t.get_text() for t in ax.texts) == ["20.0", "40.0"]
+    from matplotlib.container import ErrorbarContainer
+
+    error_bars = next(c for c in ax.containers if isinstance(c, ErrorbarContainer)).lines[2][0].get_segments()
+    assert [tuple(segment[:, 0]) for segment in error_bars] == [(37.5, 42.5), (19.0, 21.0)]
+    plt.close("all")
