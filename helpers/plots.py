@@ -179,32 +179,50 @@ def plot_frontier(
     points: Sequence[Mapping[str, Any]],
     *,
     ylabel: str,
+    xlabel: str = "training seconds",
     baselines: Mapping[str, float] | None = None,
-    budget_seconds: float | None = None,
+    budget: float | None = None,
+    budget_label: str = "budget",
     chosen: str | None = None,
     title: str = "",
     ax: Any = None,
 ) -> Any:
-    """Quality against training seconds, one numbered point per recipe (lesson 06's recipe sweep).
+    """Quality against training effort, one numbered point per recipe (lesson 06's recipe sweep).
 
-    ``points`` hold ``label``, ``seconds``, ``value`` and optionally ``ci`` (a 95% half-width). Points are
-    numbered rather than labelled so that names never overlap; the lesson prints the key. The ``chosen``
-    recipe is drawn as a star, ``baselines`` as dashed horizontal lines, the time budget as a vertical line.
+    ``points`` hold ``label``, ``x``, ``value`` and optionally ``ci`` (a 95% half-width). Points are numbered
+    rather than named, and numbers of points that nearly coincide are stacked, so that no two labels overlap;
+    the lesson prints the key. The ``chosen`` recipe is a star, ``baselines`` dashed lines, ``budget`` a
+    vertical line.
     """
     ax = _axes(ax, figsize=(7, 4))
-    for number, point in enumerate(points, start=1):
-        star = point["label"] == chosen
-        ax.errorbar(point["seconds"], point["value"], yerr=point.get("ci"), fmt="*" if star else "o",
-                    markersize=14 if star else 7, color="tab:red" if star else "tab:blue", capsize=3, alpha=0.85)
-        ax.annotate(str(number), (point["seconds"], point["value"]), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+    extent = [point["value"] + sign * point.get("ci", 0) for point in points for sign in (-1, 1)]
+    extent += list((baselines or {}).values())
+    close = (max(extent) - min(extent)) / 15 or 1.0  # about the height of a label on a 4-inch axis
+    clusters: list[list[int]] = []  # points at the same x whose values lie within a label's height
+    for i, point in enumerate(points):
+        home = next((c for c in clusters if points[c[0]]["x"] == point["x"]
+                     and min(abs(points[j]["value"] - point["value"]) for j in c) < close), None)
+        if home is None:
+            clusters.append([i])
+        else:
+            home.append(i)
+    for cluster in clusters:
+        top = max(points[i]["value"] for i in cluster)
+        for rank, i in enumerate(sorted(cluster, key=lambda j: points[j]["value"])):
+            point = points[i]
+            star = point["label"] == chosen
+            ax.errorbar(point["x"], point["value"], yerr=point.get("ci"), fmt="*" if star else "o",
+                        markersize=14 if star else 7, color="tab:red" if star else "tab:blue", capsize=3,
+                        alpha=0.85)
+            ax.annotate(str(i + 1), (point["x"], top), textcoords="offset points", xytext=(8, 3 + 11 * rank),
+                        fontsize=8)  # stacked bottom to top in the order of the values
     for k, (name, value) in enumerate((baselines or {}).items()):
         ax.axhline(value, color=f"C{k + 2}", linestyle="--", linewidth=1, label=name)
-    if budget_seconds is not None:
-        ax.axvline(budget_seconds, color="grey", linestyle=":", linewidth=1, label=f"budget {budget_seconds:.0f} s")
-    ax.set_xlabel("training seconds")
+    if budget is not None:
+        ax.axvline(budget, color="grey", linestyle=":", linewidth=1, label=budget_label)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if baselines or budget_seconds is not None:
-        ax.legend(frameon=False, fontsize=8, loc="best")
+    if baselines or budget is not None:
+        ax.legend(frameon=False, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 0.1))
     return ax
