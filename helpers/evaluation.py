@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from helpers import style
 from helpers.data import prompt_messages
+from helpers.runtime import progress_bar
 
 
 def chat_inputs(tokenizer: Any, casual_texts: Sequence[str], device: torch.device | str) -> Any:
@@ -44,7 +44,7 @@ def generate_replies(
     device = next(model.parameters()).device
     replies: list[str] = []
     batches = range(0, len(casual_texts), batch_size)
-    for start in tqdm(batches, desc="generating", unit="batch", disable=not progress, leave=False):
+    for start in progress_bar(batches, desc="generating", unit="batch", disable=not progress):
         inputs = chat_inputs(tokenizer, casual_texts[start : start + batch_size], device)
         output = model.generate(
             **inputs,

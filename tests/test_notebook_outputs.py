@@ -16,7 +16,7 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 UNFINISHED_BAR = re.compile(r"(?<!\d)(\d{1,2})%\|")
 # Lessons that store evaluation.generate_replies' bar as a widget (tqdm.auto); it becomes text once that loop uses
 # helpers.runtime.progress_bar and the lessons are re-run with `make course`. Remove a name once that is committed.
-WIDGET_BARS_PENDING = {"04_train_with_sft.ipynb", "05_merge_and_ship.ipynb"}
+WIDGET_BARS_PENDING: set[str] = set()
 
 
 def lessons(pending: set[str] = frozenset()):
