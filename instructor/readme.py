@@ -89,7 +89,7 @@ def scores_table(scores: dict[str, Any]) -> str:
             "on task": f"{scores['on_task'][key]:.0%}",
             "facts kept": f"{scores['facts_kept'][key]:.0%}",
         })
-    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left"] + ["right"] * 5)
+    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left"] + ["right"] * 5, disable_numparse=True)
     targets = "\n".join(f"- {target}: **{'reached' if reached else 'not reached'}**"
                         for target, reached in scores.get("targets", {}).items())
     showcase = scores.get("showcase", {})

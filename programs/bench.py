@@ -413,6 +413,19 @@ def time_to_chapter_quality_ratio(results: dict[str, Any]) -> float | None:
     return None
 
 
+def _table(rows: list[dict[str, Any]]) -> str:
+    """A markdown table (pandas' ``to_markdown``): the first column left-aligned, the rest right-aligned."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    alignment = ["left"] + ["right"] * (len(frame.columns) - 1)
+    return frame.to_markdown(index=False, colalign=alignment, disable_numparse=True)  # cells are formatted already
+
+
+def _flops_share(flops: float, roof: dict[str, Any]) -> str:
+    return f"{flops / 1e9:.1f} GFLOP/s ({flops / roof['flops_per_second']:.0%})"
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     """The results as markdown tables: memory predicted vs measured, speed, the roof, the paper budgets."""
     gb = 1e9
@@ -421,30 +434,27 @@ def markdown_report(results: dict[str, Any]) -> str:
              f"trl {results['versions']['trl']}); `make bench` took {results['seconds'] / 60:.1f} min.", ""]
     memory = results["memory"]
     shape = memory[0]["setup"]
+    labels = {"full": "full fine-tune (fp32)", "qlora": "QLoRA (NF4 base)"}
     lines += [f"**Training memory, embedded SmolLM2-135M**, batch {shape['batch_size']} x {shape['seq_len']} tokens, "
               f"{memory[0]['measured_how']}:", "",
-              "| method | trainable | predicted peak | measured peak | error |", "|---|---:|---:|---:|---:|"]
-    for row in memory:
-        error = row["predicted_bytes"] / row["measured_bytes"] - 1
-        label = {"full": "full fine-tune (fp32)", "lora": f"LoRA ({row['setup']['weight_dtype']} base)",
-                 "qlora": "QLoRA (NF4 base)"}[row["method"]]
-        lines.append(f"| {label} | {row['trainable_parameters']:,} | {row['predicted_bytes'] / gb:.2f} GB | "
-                     f"{row['measured_bytes'] / gb:.2f} GB | {error:+.0%} |")
+              _table([{"method": labels.get(row["method"], f"LoRA ({row['setup']['weight_dtype']} base)"),
+                       "trainable": f"{row['trainable_parameters']:,}",
+                       "predicted peak": f"{row['predicted_bytes'] / gb:.2f} GB",
+                       "measured peak": f"{row['measured_bytes'] / gb:.2f} GB",
+                       "error": f"{row['predicted_bytes'] / row['measured_bytes'] - 1:+.0%}"} for row in memory])]
     roof = results["matmul"]
     lines += ["", f"**Course recipe vs the chapter's**, each as written, same model and data; roof = {roof['dtype']} "
               f"{roof['n']}² matmul at {roof['flops_per_second'] / 1e9:.0f} GFLOP/s:", "",
-              "| recipe | targets | lr | steps x batch | LoRA dropout | tokens | training s | tokens/s | peak memory | "
-              "validation loss | validation chrF | model FLOP/s (share of roof) |",
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in results["speed"]:
-        targets = "all linear" if len(row["target_modules"]) == 7 else "+".join(row["target_modules"])
-        share = row["model_flops_per_second"] / roof["flops_per_second"]
-        lines.append(f"| {row['recipe']} | {targets} | {row['learning_rate']:g} | "
-                     f"{row['steps']} x {row['batch_size']} | {row['lora_dropout']:g} | {row['tokens']:,} | "
-                     f"{row['seconds']:.0f} | "
-                     f"{row['tokens_per_second']:,.0f} | {row['peak_bytes'] / gb:.2f} GB | "
-                     f"{row['validation_loss']:.3f} | {row['validation_chrf']:.1f} | "
-                     f"{row['model_flops_per_second'] / 1e9:.1f} GFLOP/s ({share:.0%}) |")
+              _table([{"recipe": row["recipe"],
+                       "targets": "all linear" if len(row["target_modules"]) == 7 else "+".join(row["target_modules"]),
+                       "lr": f"{row['learning_rate']:g}", "steps x batch": f"{row['steps']} x {row['batch_size']}",
+                       "LoRA dropout": f"{row['lora_dropout']:g}", "tokens": f"{row['tokens']:,}",
+                       "training s": f"{row['seconds']:.0f}", "tokens/s": f"{row['tokens_per_second']:,.0f}",
+                       "peak memory": f"{row['peak_bytes'] / gb:.2f} GB",
+                       "validation loss": f"{row['validation_loss']:.3f}",
+                       "validation chrF": f"{row['validation_chrf']:.1f}",
+                       "model FLOP/s (share of roof)": _flops_share(row["model_flops_per_second"], roof)}
+                      for row in results["speed"]])]
     lines += ["", f"The course recipe processes **{speed_ratio(results):.2f}x** the chapter's tokens per second."]
     quality = time_to_chapter_quality_ratio(results)
     if quality is not None:
@@ -452,15 +462,14 @@ def markdown_report(results: dict[str, Any]) -> str:
                   f"measured {results['size']['speed_evaluations']} times per run)."]
     else:
         lines += ["It never reached the chapter recipe's final validation loss in this run."]
-    lines += [""]
     paper = results["paper"]
-    lines += [f"**On paper** (predicted peaks, batch {paper[0]['batch_size']} x {paper[0]['seq_len']} tokens, "
-              "on a GPU; activations in 16 bits except for full fp32):", "",
-              "| setup | TinyLlama-1.1B | Llama-2-7B |", "|---|---:|---:|"]
+    models_on_paper = list(dict.fromkeys(row["model"] for row in paper))
     setups = list(dict.fromkeys(row["setup"] for row in paper))
-    for label in setups:
-        cells = [f"{row['peak_bytes'] / gb:.1f} GB" for row in paper if row["setup"] == label]
-        lines.append(f"| {label} | {' | '.join(cells)} |")
+    lines += ["", f"**On paper** (predicted peaks, batch {paper[0]['batch_size']} x {paper[0]['seq_len']} tokens, "
+              "on a GPU; activations in 16 bits except for full fp32):", "",
+              _table([{"setup": setup, **{row["model"]: f"{row['peak_bytes'] / gb:.1f} GB" for row in paper
+                                          if row["setup"] == setup and row["model"] in models_on_paper}}
+                      for setup in setups])]
     return "\n".join(lines) + "\n"
 
 

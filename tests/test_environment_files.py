@@ -16,22 +16,34 @@ ENVIRONMENT = REPO_ROOT / "environment.yml"
 BINDER_REQUIREMENTS = REPO_ROOT / "binder" / "requirements.txt"
 POST_BUILD = REPO_ROOT / "binder" / "postBuild"
 CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
-PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+def pin(line: str) -> tuple[str, str] | None:
+    """``(normalised name, version)`` of an exact ``name==version`` line (read by ``packaging``), else None.
+
+    Names are PEP 503-normalised: ``PyYAML`` and ``pyyaml``, ``a_b`` and ``a-b`` are the same package.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        requirement = Requirement(line.strip())
+    except InvalidRequirement:
+        return None
+    specifiers = list(requirement.specifier)
+    if len(specifiers) != 1 or specifiers[0].operator != "==":
+        return None
+    return canonicalize_name(requirement.name), specifiers[0].version
 
 
 def normalise(name: str) -> str:
-    """PEP 503 name: ``PyYAML`` and ``pyyaml``, ``a_b`` and ``a-b`` are the same package."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """PEP 503 name, as ``packaging`` canonicalises it."""
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
 
 
 def pins(lines) -> dict[str, str]:
     """``{normalised name: version}`` of the ``name==version`` lines."""
-    found = {}
-    for line in lines:
-        match = PIN.fullmatch(line.strip())
-        if match:
-            found[normalise(match.group(1))] = match.group(2)
-    return found
+    return dict(found for line in lines if (found := pin(line)) is not None)
 
 
 def makefile_value(pattern: str) -> str:
@@ -51,7 +63,9 @@ def direct_dependencies() -> set[str]:
     tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
-    return {normalise(re.match(r"[A-Za-z0-9._-]+", requirement).group(0)) for requirement in requirements}
+    from packaging.requirements import Requirement
+
+    return {normalise(Requirement(requirement).name) for requirement in requirements}
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +104,14 @@ def check_pins(found: dict[str, str], constraints, direct_dependencies, torch_sp
 
 def test_conda_environment_pins_every_direct_dependency(conda_pip_lines, constraints, direct_dependencies, torch_spec):
     check_pins(pins(conda_pip_lines), constraints, direct_dependencies, torch_spec)
-    others = [line for line in conda_pip_lines if not PIN.fullmatch(line.strip())]
+    others = [line for line in conda_pip_lines if pin(line) is None]
     assert others == ["-e ."], f"unexpected pip lines in environment.yml: {others}"
 
 
 def test_binder_requirements_pin_every_direct_dependency(binder_lines, constraints, direct_dependencies, torch_spec):
     assert BINDER_REQUIREMENTS.read_text().splitlines()[0] == CPU_INDEX
     check_pins(pins(binder_lines), constraints, direct_dependencies, torch_spec)
-    assert [line for line in binder_lines if not PIN.fullmatch(line)] == [CPU_INDEX]
+    assert [line for line in binder_lines if pin(line) is None] == [CPU_INDEX]
 
 
 def test_binder_and_conda_install_the_same_pins(binder_lines, conda_pip_lines):
