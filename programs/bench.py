@@ -51,6 +51,7 @@ class BenchSize:
     speed_steps: int | None = None
     speed_evaluations: int = 5
     speed_validation_examples: int | None = None  # None: the whole validation split
+    lora_dropout: float | None = None  # the memory runs' LoRA dropout; None: the course recipe's
 
 
 FULL = BenchSize()
@@ -121,14 +122,16 @@ def setup_for(method: str, device: torch.device, size: BenchSize) -> budget.Trai
 
     full: fp32 weights and activations. lora: the base in 16 bits (bf16 on a CPU or an Ampere+ GPU,
     fp16 on a T4), activations at that width. qlora: the course recipe (NF4 base, compute dtype of
-    the hardware). LoRA runs use the course's LoraConfig (r=16, all linear layers, dropout 0.05).
+    the hardware). LoRA runs use the course's LoraConfig (:data:`helpers.recipe.LORA`), with
+    ``size.lora_dropout`` instead of its dropout when that is set.
     """
     compute = runtime.pick_compute_dtype(device)
     sixteen = compute if compute != torch.float32 else torch.bfloat16
     names = {dtype: name for name, dtype in TORCH_DTYPES.items()}
     lora = recipe.LORA
     common = {"device": device.type, "batch_size": size.memory_batch_size, "seq_len": size.memory_seq_len,
-              "r": lora["r"], "target_modules": lora["target_modules"], "lora_dropout": lora["lora_dropout"]}
+              "r": lora["r"], "target_modules": lora["target_modules"],
+              "lora_dropout": lora["lora_dropout"] if size.lora_dropout is None else size.lora_dropout}
     if method == "full":
         return budget.TrainingSetup("full", compute_dtype="float32", weight_dtype="float32", **common)
     if method == "lora":
@@ -163,7 +166,7 @@ def load_for_method(method: str, setup: budget.TrainingSetup, device: torch.devi
         compute = TORCH_DTYPES[setup.compute_dtype]
         base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device), dtype=compute,
                                       device=device)
-    model = get_peft_model(base, recipe.lora_config())
+    model = get_peft_model(base, recipe.lora_config(lora_dropout=setup.lora_dropout))
     recipe.keep_adapter_in_fp32(model)
     return model.train()
 
@@ -307,10 +310,13 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
     }
 
 
-def measure_matmul_peak(seconds: float = 2.0) -> dict[str, Any]:
-    """FLOP/s of a large square matmul in the dtype training computes in: the roof to measure against."""
+def measure_matmul_peak(seconds: float = 2.0, dtype: torch.dtype | None = None) -> dict[str, Any]:
+    """FLOP/s of a large square matmul in the dtype training computes in (or ``dtype``): the roof to measure against.
+
+    ``instructor.gpu_check`` asks for float16, the T4's precision, to scale its step times to a T4.
+    """
     device = runtime.pick_device()
-    dtype = runtime.pick_compute_dtype(device)
+    dtype = dtype or runtime.pick_compute_dtype(device)
     n = 2048 if device.type == "cpu" else 8192
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     a @ b  # warm-up
@@ -360,7 +366,8 @@ def paper_budgets(batch_size: int = 4, seq_len: int = 512) -> list[dict[str, Any
 # --- running it all ---------------------------------------------------------------------------------------
 
 
-def _in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
+def in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
+    """One measurement (``kind`` memory or speed, ``name`` a method or recipe) in a new Python process."""
     size_json = json.dumps(dataclasses.asdict(size))
     command = [sys.executable, "-m", "programs.bench", "--one", kind, name, "--size", size_json]
     env = dict(os.environ)
@@ -382,7 +389,7 @@ def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
     results: dict[str, Any] = {"memory": [], "speed": [], "size": dataclasses.asdict(size)}
     start = time.perf_counter()
     for kind, name in tqdm(jobs, desc="bench", unit="run", disable=not progress):
-        outcome = _in_fresh_process(kind, name, size)
+        outcome = in_fresh_process(kind, name, size)
         if kind == "matmul":
             results["matmul"] = outcome
         else:
