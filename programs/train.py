@@ -266,8 +266,11 @@ def _check_config_file(path: str | None) -> str:
         raise ConfigError(f"config file {path} does not exist (examples are in configs/train/)")
     try:
         values = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    except yaml.YAMLError as error:  # its own message names "<unicode string>": say which file, which line
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where} is not valid YAML ({problem}); each line should read `key: value`") from None
     if not isinstance(values, dict):
         raise ConfigError(f"{path} must hold a mapping of keys to values (e.g. `max_steps: 40`), got {values!r}")
     return str(path)

@@ -121,6 +121,13 @@ def test_bad_config_files_name_the_key(tmp_path, text, message):
     assert message.format(path=path) in str(error.value)
 
 
+def test_malformed_yaml_names_the_file_and_the_line(tmp_path):
+    path = write_config(tmp_path, "max_steps: 3\nlearning_rate: [2e-4\n")
+    with pytest.raises(train.ConfigError) as error:
+        train.parse_arguments(["--config", path])
+    assert f"{path}, line 3" in str(error.value) and "<unicode string>" not in str(error.value)
+
+
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(train.ConfigError, match="does not exist"):
         train.parse_arguments(["--config", str(tmp_path / "missing.yaml")])
