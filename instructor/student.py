@@ -3,7 +3,8 @@
 The instructor notebooks in ``notebooks/`` hold each exercise's answer in a code cell tagged
 ``solution`` (its self-check ``assert`` included). ``python -m instructor.student`` (or
 ``make student``) writes copies in which every solution cell is replaced by a one-line ``# TODO``
-cell tagged ``todo`` and every output is cleared, so nothing of an answer leaks. The instructor
+cell tagged ``todo`` (a markdown cell tagged ``solution``, an answer's explanation, is left out) and
+every output is cleared, so nothing of an answer leaks. The instructor
 notebooks are never written to.
 
 The copies are made for where they are published: the folder ``[tool.course] student_path`` of
@@ -54,7 +55,9 @@ def student_notebook(notebook):
     import copy
 
     student = copy.deepcopy(notebook)
-    student.cells = [todo_cell(cell) if is_solution(cell) else cell for cell in student.cells]
+    answers_read = [cell for cell in student.cells if is_solution(cell) and cell.cell_type == "markdown"]
+    student.cells = [todo_cell(cell) if is_solution(cell) else cell for cell in student.cells
+                     if cell not in answers_read]  # a solution's explanation goes with it
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.outputs = []
