@@ -381,15 +381,17 @@ def in_fresh_process(kind: str, name: str, size: BenchSize) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
-    """Memory by method, course vs chapter recipe, and the matmul roof — each in a fresh process."""
-    from tqdm.auto import tqdm
+JOBS = (*(("memory", method) for method in budget.METHODS), *(("speed", name) for name in RECIPES), ("matmul", "peak"))
+"""Every measurement of a run as ``(kind, name)``, in order; ``python -m programs.bench --one KIND NAME`` runs one."""
 
-    jobs = [("memory", m) for m in budget.METHODS] + [("speed", r) for r in RECIPES] + [("matmul", "peak")]
+
+def assemble_results(outcomes: list[tuple[str, dict[str, Any]]], size: BenchSize, seconds: float) -> dict[str, Any]:
+    """One results record from the measurements' outcomes, ``(kind, outcome)`` in :data:`JOBS` order.
+
+    :func:`run_all` uses it, and so does ``instructor.gpu_check``, which runs each measurement as its own step.
+    """
     results: dict[str, Any] = {"memory": [], "speed": [], "size": dataclasses.asdict(size)}
-    start = time.perf_counter()
-    for kind, name in tqdm(jobs, desc="bench", unit="run", disable=not progress):
-        outcome = in_fresh_process(kind, name, size)
+    for kind, outcome in outcomes:
         if kind == "matmul":
             results["matmul"] = outcome
         else:
@@ -398,8 +400,18 @@ def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
     results["device"] = runtime.describe_machine()
     results["versions"] = runtime.package_versions()
     results["date"] = time.strftime("%Y-%m-%d")
-    results["seconds"] = time.perf_counter() - start
+    results["seconds"] = seconds
     return results
+
+
+def run_all(size: BenchSize = FULL, progress: bool = True) -> dict[str, Any]:
+    """Memory by method, course vs chapter recipe, and the matmul roof — each in a fresh process."""
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    outcomes = [(kind, in_fresh_process(kind, name, size))
+                for kind, name in tqdm(JOBS, desc="bench", unit="run", disable=not progress)]
+    return assemble_results(outcomes, size, time.perf_counter() - start)
 
 
 def speed_ratio(results: dict[str, Any]) -> float:
