@@ -2,7 +2,8 @@
 
 ``python -m instructor.course run`` (``make course``) executes every numbered notebook in order
 (in place, so the committed notebooks are the executed ones), exports HTML copies to
-``build/html/``, records the seconds each took and the peak memory of its kernel in
+``build/html/``, records the seconds each took and the peak memory of its kernel (resident, and anonymous: see
+``instructor.kernel_memory``) in
 ``notebooks/timings.json`` and rewrites the README's generated blocks from their files.
 ``python -m instructor.course clean`` removes what the lessons generated.
 """
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from helpers.artifacts import REPO_ROOT
 from instructor import readme
+from instructor.kernel_memory import ALLOCATOR_ENV, TreeMemorySampler, anonymous_bytes
 from instructor.notebooks import lesson_notebooks
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -28,10 +31,14 @@ BUILD_DIR = REPO_ROOT / "build"
 
 @dataclass
 class NotebookRun:
-    """What one executed notebook cost: wall-clock seconds, and its kernel's peak resident memory (None if unknown)."""
+    """What one executed notebook cost: wall-clock seconds, its kernel's peak resident memory, and the peak
+    anonymous memory of the kernel and the processes it started, with the cell that reached it (None if unknown)."""
 
     seconds: float
     peak_bytes: int | None = None
+    peak_anon_bytes: int | None = None
+    peak_anon_cell: int | None = None
+    anon_by_cell: dict[int, int] = field(default_factory=dict)
 
 
 def peak_rss_bytes(pid: int) -> int | None:
@@ -65,10 +72,11 @@ def tidy_stream_outputs(notebook) -> None:
 
 
 def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
-    """Execute one notebook in place (kernel started in its folder); return its seconds and kernel's peak memory.
+    """Execute one notebook in place (kernel started in its folder); return its seconds and memory peaks.
 
-    The peak is read from the kernel process after every cell (its high-water mark only grows), so it is
-    the kernel's own peak: processes the lesson starts (lesson 07's training launch) are not in it.
+    The resident peak is read from the kernel process after every cell (its high-water mark only grows).
+    The anonymous peak is sampled every 20 ms over the kernel and its child processes (lesson 07's training
+    launch included): what a container's memory limit cannot reclaim (``instructor.kernel_memory``).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -77,21 +85,42 @@ def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
     resources = {"metadata": {"path": str(path.parent)}}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
     peaks = []
+    sampler: list[TreeMemorySampler] = []
+
+    def kernel_pid() -> int | None:
+        return getattr(getattr(client.km, "provisioner", None), "pid", None)
+
+    def start_sampling(**_) -> None:
+        if (pid := kernel_pid()) and anonymous_bytes(pid) is not None:
+            sampler.append(TreeMemorySampler(pid).__enter__())
+
+    def mark_cell(cell_index: int, **_) -> None:
+        if sampler:
+            sampler[0].mark(cell_index)
 
     def record_peak(**_) -> None:
-        pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+        pid = kernel_pid()
         peak = peak_rss_bytes(pid) if pid else None
         if peak is not None:
             peaks.append(peak)
 
+    client.on_notebook_start = start_sampling
+    client.on_cell_start = mark_cell
     client.on_cell_executed = record_peak
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(env={**os.environ, **ALLOCATOR_ENV})  # the kernel runs as binder/start runs it
     finally:  # keep what ran, error included, so the failing cell can be read in place
+        if sampler:
+            sampler[0].__exit__()
         tidy_stream_outputs(notebook)
         nbformat.write(notebook, path)
-    return NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None)
+    run = NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None)
+    if sampler and sampler[0].peak is not None:
+        by_cell = sampler[0].peak_by_step
+        run.peak_anon_bytes, run.peak_anon_cell = sampler[0].peak, max(by_cell, key=by_cell.get)
+        run.anon_by_cell = dict(by_cell)
+    return run
 
 
 def export_html(path: Path, target_dir: Path) -> Path:
@@ -116,8 +145,13 @@ def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
         row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
         if run.peak_bytes is not None:
             row["peak_bytes"] = run.peak_bytes
+        if run.peak_anon_bytes is not None:
+            row["peak_anon_bytes"] = run.peak_anon_bytes
+            row["peak_anon_cell"] = run.peak_anon_cell
         rows.append(row)
-        peak = f", kernel peak {run.peak_bytes / 1e9:.2f} GB" if run.peak_bytes is not None else ""
+        peak = f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident" if run.peak_bytes is not None else ""
+        if run.peak_anon_bytes is not None:
+            peak += f", {run.peak_anon_bytes / 1e9:.2f} GB anonymous (cell {run.peak_anon_cell})"
         print(f"  {run.seconds:6.1f} s{peak}", flush=True)
     from helpers.models import resolve_model
     from helpers.runtime import describe_machine

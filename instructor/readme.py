@@ -51,13 +51,23 @@ def replace_marked_block(path: Path, name: str, body: str) -> bool:
 
 def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
     """Markdown table of the lessons with one run's timings (``notebooks/timings.json``) and Colab links."""
-    peak = " and each lesson's peak memory" if all("peak_bytes" in r for r in record["notebooks"]) else ""
+    peak = all("peak_bytes" in r for r in record["notebooks"])
+    held = all("peak_anon_bytes" in r for r in record["notebooks"])
     lines = [
         f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
-        f"{record['total_seconds'] / 60:.1f} minutes for the whole course{peak}.",
+        f"{record['total_seconds'] / 60:.1f} minutes for the whole course"
+        + (" and each lesson's peak memory" if peak or held else "") + ".",
+    ]
+    if held:
+        lines.append("*Resident*: the kernel's peak resident memory, which also counts pages of the weights file "
+                     "the system can drop and read again. *Held*: the peak of the anonymous memory of the kernel "
+                     "and the processes it starts, sampled every 20 ms: what a memory limit such as Binder's "
+                     "2 GB cannot reclaim (`instructor/kernel_memory.py`).")
+    columns = (["peak resident"] if peak else []) + (["peak held"] if held else [])
+    lines += [
         "",
-        "| lesson | Colab | seconds | " + ("peak memory | " if peak else "") + "exercises |",
-        "|---|---|---:|" + ("---:|" if peak else "") + "---|",
+        "| lesson | Colab | seconds | " + "".join(f"{c} | " for c in columns) + "exercises |",
+        "|---|---|---:|" + "---:|" * len(columns) + "---|",
     ]
     repo = repo or configured_repo()
     for row in record["notebooks"]:
@@ -65,6 +75,7 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
         title = notebook_title(path) if path.exists() else row["notebook"]
         stars = ", ".join(exercise_levels(path)) if path.exists() else ""
         memory = f" {row['peak_bytes'] / 1e9:.2f} GB |" if peak else ""
+        memory += f" {row['peak_anon_bytes'] / 1e9:.2f} GB |" if held else ""
         lines.append(f"| [{title}](notebooks/{row['notebook']}) | {badge_line(repo, row['notebook'])} "
                      f"| {row['seconds']:.0f} |{memory} {stars} |")
     return "\n".join(lines)

@@ -107,7 +107,8 @@ def fake_run(tmp_path, monkeypatch):
     from instructor import readme
 
     calls = []
-    monkeypatch.setattr(course, "execute_notebook", lambda path: course.NotebookRun(1.5, 1_200_000_000))
+    monkeypatch.setattr(course, "execute_notebook",
+                        lambda path: course.NotebookRun(1.5, 1_200_000_000, 900_000_000, 7, {7: 900_000_000}))
     monkeypatch.setattr(course, "export_html", lambda path, target: None)
     monkeypatch.setattr(course, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(readme, "TIMINGS_FILE", tmp_path / "timings.json")
@@ -125,10 +126,11 @@ def test_a_full_run_records_timings_and_rewrites_the_readme(fake_run, capsys):
     assert json.loads(timings.read_text()) == record
     assert [row["notebook"] for row in record["notebooks"]] == [p.name for p in lesson_notebooks()]
     assert record["total_seconds"] == pytest.approx(1.5 * len(lesson_notebooks()))
-    assert all(row["peak_bytes"] == 1_200_000_000 for row in record["notebooks"])
+    assert all(row["peak_bytes"] == 1_200_000_000 and row["peak_anon_bytes"] == 900_000_000
+               and row["peak_anon_cell"] == 7 for row in record["notebooks"])
     assert calls == ["update_readme"]
     out = capsys.readouterr().out
-    assert "| seconds | peak memory |" in out and "| 1.20 GB |" in out
+    assert "| seconds | peak resident | peak held |" in out and "| 1.20 GB | 0.90 GB |" in out
 
 
 def test_a_partial_run_records_nothing(fake_run):
@@ -186,9 +188,27 @@ def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
         pytest.skip("peak memory is read from /proc (Linux)")
     path = tmp_path / "00_probe.ipynb"
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("buffer = bytearray(250_000_000)\ndel buffer"),
+    notebook.cells = [nbformat.v4.new_code_cell("import time\nbuffer = bytearray(250_000_000)\ntime.sleep(0.3)\n"
+                                                "del buffer"),
                       nbformat.v4.new_code_cell("print('ok')")]
     nbformat.write(notebook, path)
     run = course.execute_notebook(path, timeout=120)
     assert run.seconds > 0 and 250_000_000 <= run.peak_bytes < 2_000_000_000
+    # the sampler saw the buffer while cell 0 held it (the cell sleeps so that a 20 ms sampler cannot miss it)
+    assert run.peak_anon_cell == 0 and 250_000_000 <= run.peak_anon_bytes < 2_000_000_000
+    assert run.anon_by_cell[1] < run.anon_by_cell[0] - 200_000_000
     assert nbformat.read(path, as_version=4).cells[1].outputs[0]["text"] == "ok\n"
+
+
+def test_lessons_run_with_the_allocator_setting_binder_uses(tmp_path):
+    import nbformat
+
+    from instructor.kernel_memory import ALLOCATOR_ENV
+
+    path = tmp_path / "00_env.ipynb"
+    notebook = nbformat.v4.new_notebook()
+    names = sorted(ALLOCATOR_ENV)
+    notebook.cells = [nbformat.v4.new_code_cell(f"import os\nprint({{k: os.environ.get(k) for k in {names!r}}})")]
+    nbformat.write(notebook, path)
+    course.execute_notebook(path, timeout=120)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == f"{dict(sorted(ALLOCATOR_ENV.items()))}\n"
