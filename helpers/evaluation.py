@@ -7,6 +7,7 @@ forgiving to small wording changes. Lesson 04.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,19 +34,27 @@ def generate_replies(
     casual_texts: Sequence[str],
     *,
     max_new_tokens: int = 48,
-    batch_size: int = 16,
+    batch_size: int = 48,
     progress: bool = True,
 ) -> list[str]:
-    """Greedy replies of ``model`` to each casual text (system prompt from ``helpers.data``)."""
+    """Greedy replies of ``model`` to each casual text (system prompt from ``helpers.data``).
+
+    The texts go in batches of at most ``batch_size``, as equal as possible (111 messages: 37 + 37 + 37).
+    Each decoding step costs nearly the same for one message or 48 on a CPU (a 4-bit layer is
+    de-quantized once per step, whatever the batch), so large batches are faster: 48 took 0.7x the time
+    of 16 on the course CPU, for ~0.1 GB more memory.
+    """
     if tokenizer.padding_side != "left":
         raise ValueError(
             "batched generation needs tokenizer.padding_side == 'left' (helpers.models.load_tokenizer sets it)"
         )
     device = next(model.parameters()).device
+    n_batches = max(1, -(-len(casual_texts) // batch_size))
+    bounds = [round(i * len(casual_texts) / n_batches) for i in range(n_batches + 1)]
     replies: list[str] = []
-    batches = range(0, len(casual_texts), batch_size)
-    for start in progress_bar(batches, desc="generating", unit="batch", disable=not progress):
-        inputs = chat_inputs(tokenizer, casual_texts[start : start + batch_size], device)
+    for start, end in progress_bar(list(itertools.pairwise(bounds)), desc="generating", unit="batch",
+                                   disable=not progress):
+        inputs = chat_inputs(tokenizer, casual_texts[start:end], device)
         output = model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
@@ -82,11 +91,13 @@ def chrf_interval(
 
 
 @torch.inference_mode()
-def reference_loss(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], *, batch_size: int = 16) -> float:
+def reference_loss(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], *, batch_size: int = 4) -> float:
     """Mean loss per token of each corporate reference given its prompt: what training minimises, on held-out pairs.
 
     ``exp`` of it is the reference's perplexity. Only the answer tokens (and the end-of-turn token) count,
     exactly as in training; sequences are right-padded so positions match a single-sequence forward pass.
+    Small batches: a forward pass holds batch x length x vocabulary logits (16 x 80 x 49,152 floats are 250 MB),
+    and 4 took about as long as 16 on the course CPU.
     """
     from helpers.data import to_prompt_completion
 

@@ -7,12 +7,29 @@ need is :mod:`helpers.budget`'s job (the course's one memory estimator). Lessons
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 MB = 1_000_000
+
+
+def release_memory() -> None:
+    """Give the memory of deleted objects (a model you ``del``-ed) back to the operating system.
+
+    ``gc.collect()`` frees objects caught in reference cycles; on Linux, glibc's ``malloc_trim`` then
+    returns freed heap pages, which the allocator otherwise keeps for later (the process would go on
+    holding a deleted model's memory, and under a 2 GB limit such as Binder's that can end a lesson).
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def logical_numel(parameter: torch.Tensor) -> int:

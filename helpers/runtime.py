@@ -6,6 +6,7 @@ layers and the matching precision flags for ``SFTConfig``. Introduced in lesson 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import platform
@@ -184,6 +185,23 @@ def progress_bar(iterable=None, **kwargs):
 
 ACCELERATE_CONFIGS = Path("configs") / "accelerate"
 CPU_DEMO_PROCESSES = 2
+# Two CPU training processes of configs/train/smoke_test.yaml next to lesson 07's kernel held 3.3 GB of anonymous
+# memory together (make course, instructor.kernel_memory); below this limit the demonstration runs one process.
+CPU_DEMO_MIN_MEMORY = 4_000_000_000
+
+
+def memory_limit_bytes() -> int | None:
+    """The memory this process may use: the smaller of the machine's RAM and its container's limit (cgroup v2
+    ``memory.max`` or v1 ``memory.limit_in_bytes``; Binder's is ~2 GB). None where neither can be read."""
+    limits = []
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for cgroup_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            value = Path(cgroup_file).read_text().strip()
+            if value != "max":
+                limits.append(int(value))  # cgroup v1 writes a huge number for "no limit": min() ignores it
+    return min(limits) if limits else None
 
 
 def training_processes() -> int:
@@ -191,11 +209,13 @@ def training_processes() -> int:
 
     One per CUDA GPU: the script trains process *k* on ``cuda:k``, so a second process on a one-GPU
     machine (a Colab T4) would ask for a ``cuda:1`` that does not exist. Without CUDA, two CPU
-    processes that average their gradients over gloo, to show data parallelism on a laptop. Lesson 07.
+    processes that average their gradients over gloo, to show data parallelism on a laptop, or one
+    where memory is too small for two (Binder). Lesson 07.
     """
     if torch.cuda.is_available():
         return max(torch.cuda.device_count(), 1)
-    return CPU_DEMO_PROCESSES
+    limit = memory_limit_bytes()
+    return 1 if limit is not None and limit < CPU_DEMO_MIN_MEMORY else CPU_DEMO_PROCESSES
 
 
 def accelerate_config_file(processes: int | None = None) -> str:

@@ -13,9 +13,7 @@ was loaded — so it counts the weights, optimizer states and everything trainin
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
-import gc
 import json
 import os
 import re
@@ -27,7 +25,7 @@ from typing import Any
 
 import torch
 
-from helpers import budget, models, recipe, runtime
+from helpers import budget, memory, models, recipe, runtime
 from helpers.artifacts import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
@@ -69,19 +67,13 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status (peak RSS needs Linux)")
 
 
-def _release_free_memory() -> None:
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back, so RSS reflects live memory
-
-
 class PeakMemory:
     """Peak memory of what runs after :meth:`start`: CUDA allocator peak, or peak RSS above a baseline."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
         if device.type != "cuda":
-            _release_free_memory()
+            memory.release_memory()  # hand freed heap pages back, so RSS reflects live memory
         self.baseline = 0 if device.type == "cuda" else _status_kb("VmRSS")
 
     @property
@@ -91,7 +83,7 @@ class PeakMemory:
         return "peak RSS (VmHWM) minus the RSS before the model loaded"
 
     def start(self) -> None:
-        _release_free_memory()
+        memory.release_memory()  # hand freed heap pages back, so RSS reflects live memory
         if self.device.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()

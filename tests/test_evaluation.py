@@ -42,6 +42,17 @@ def test_generate_replies_batches_and_strips_prompt():
     assert [shape[0] for shape in model.calls] == [2, 1]
 
 
+def test_generation_batches_are_as_equal_as_possible():
+    """111 messages in batches of at most 48: three batches of 37, not 48 + 48 + 15 (a short last batch costs a
+    whole batch's decoding steps for few messages)."""
+    model = FixedModel()
+    replies = evaluation.generate_replies(model, EchoTokenizer(), ["a"] * 111, max_new_tokens=1, progress=False)
+    assert len(replies) == 111 and [shape[0] for shape in model.calls] == [37, 37, 37]
+    model.calls.clear()
+    evaluation.generate_replies(model, EchoTokenizer(), ["a"] * 5, max_new_tokens=1, batch_size=2, progress=False)
+    assert [shape[0] for shape in model.calls] == [2, 1, 2]
+
+
 def test_generation_needs_left_padding():
     tokenizer = EchoTokenizer()
     tokenizer.padding_side = "right"

@@ -94,9 +94,35 @@ def test_one_process_per_gpu(fake_cuda, monkeypatch, gpus, processes, config):
 
 def test_without_cuda_two_cpu_processes_over_gloo(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "memory_limit_bytes", lambda: 16_000_000_000)
     assert runtime.training_processes() == 2
     assert runtime.accelerate_config_file() == "configs/accelerate/ddp.yaml"
     assert runtime.accelerate_config_file(1) == "configs/accelerate/ddp.yaml"
+
+
+@pytest.mark.parametrize(("limit", "processes"), [(2_000_000_000, 1), (3_900_000_000, 1), (4_000_000_000, 2),
+                                                   (None, 2)])
+def test_without_cuda_a_small_memory_limit_gets_one_process(monkeypatch, limit, processes):
+    """Binder's 2 GB cannot hold two training processes next to the kernel (3.3 GB measured together)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(runtime, "memory_limit_bytes", lambda: limit)
+    assert runtime.training_processes() == processes
+
+
+def test_memory_limit_is_the_smaller_of_ram_and_the_container_limit(monkeypatch, tmp_path):
+    real_path = runtime.Path
+    files = {"/sys/fs/cgroup/memory.max": tmp_path / "v2",
+             "/sys/fs/cgroup/memory/memory.limit_in_bytes": tmp_path / "v1"}
+    monkeypatch.setattr(runtime, "Path", lambda name: real_path(files.get(str(name), name)))
+    monkeypatch.setattr(runtime.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}[name])
+    assert runtime.memory_limit_bytes() == 8_192_000_000  # no cgroup files: the RAM
+    (tmp_path / "v2").write_text("max\n")
+    assert runtime.memory_limit_bytes() == 8_192_000_000  # "max": no limit
+    (tmp_path / "v2").write_text("2147483648\n")
+    assert runtime.memory_limit_bytes() == 2_147_483_648  # Binder-like
+    (tmp_path / "v2").unlink()
+    (tmp_path / "v1").write_text("9223372036854771712\n")
+    assert runtime.memory_limit_bytes() == 8_192_000_000  # cgroup v1's "no limit"
 
 
 def test_launch_configs_exist_and_are_refused_for_no_process():
