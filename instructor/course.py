@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 from helpers.artifacts import REPO_ROOT
 from instructor import readme
-from instructor.kernel_memory import ALLOCATOR_ENV, TreeMemorySampler, anonymous_bytes
+from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes
 from instructor.notebooks import lesson_notebooks
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -109,7 +108,7 @@ def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
     client.on_cell_executed = record_peak
     start = time.perf_counter()
     try:
-        client.execute(env={**os.environ, **ALLOCATOR_ENV})  # the kernel runs as binder/start runs it
+        client.execute()
     finally:  # keep what ran, error included, so the failing cell can be read in place
         if sampler:
             sampler[0].__exit__()

@@ -14,12 +14,6 @@ import re
 import threading
 from pathlib import Path
 
-# glibc keeps freed heap memory for later; blocks of at least this size get their own mapping instead, handed
-# back to the system when freed. binder/start sets it for Binder's 2 GB (tests/test_kernel_memory.py checks the
-# two agree) and make course executes the lessons with it, so the recorded memory is what Binder needs.
-# 4 MB: 0.45 GB less held after lesson 04's training at the same speed; 128 kB made training 1.7x slower.
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024)}
-
 
 def anonymous_bytes(pid: int) -> int | None:
     """Process ``pid``'s anonymous resident memory now (``RssAnon``); None if it cannot be read."""

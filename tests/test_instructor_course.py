@@ -199,16 +199,3 @@ def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
     assert run.anon_by_cell[1] < run.anon_by_cell[0] - 200_000_000
     assert nbformat.read(path, as_version=4).cells[1].outputs[0]["text"] == "ok\n"
 
-
-def test_lessons_run_with_the_allocator_setting_binder_uses(tmp_path):
-    import nbformat
-
-    from instructor.kernel_memory import ALLOCATOR_ENV
-
-    path = tmp_path / "00_env.ipynb"
-    notebook = nbformat.v4.new_notebook()
-    names = sorted(ALLOCATOR_ENV)
-    notebook.cells = [nbformat.v4.new_code_cell(f"import os\nprint({{k: os.environ.get(k) for k in {names!r}}})")]
-    nbformat.write(notebook, path)
-    course.execute_notebook(path, timeout=120)
-    assert nbformat.read(path, as_version=4).cells[0].outputs[0]["text"] == f"{dict(sorted(ALLOCATOR_ENV.items()))}\n"

@@ -49,13 +49,3 @@ def test_the_sampler_keeps_the_peak_of_the_step_that_reached_it():
     assert sampler.peak == sampler.peak_by_step[1] >= sampler.peak_by_step[0] + 200_000_000
     assert sampler.peak_by_step[2] < sampler.peak - 200_000_000
 
-
-def test_binder_starts_kernels_with_the_allocator_setting_make_course_measures_with():
-    from helpers.artifacts import REPO_ROOT
-
-    start = REPO_ROOT / "binder" / "start"
-    assert os.access(start, os.X_OK), "binder/start must be executable"
-    text = start.read_text()
-    for name, value in kernel_memory.ALLOCATOR_ENV.items():
-        assert f"export {name}={value}\n" in text
-    assert text.rstrip().endswith('exec "$@"'), "Binder's start script must hand over to the server"
