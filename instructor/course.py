@@ -22,7 +22,7 @@ from typing import Any
 
 from helpers.artifacts import REPO_ROOT
 from instructor import readme
-from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes
+from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes, status_bytes
 from instructor.notebooks import lesson_notebooks
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -42,12 +42,7 @@ class NotebookRun:
 
 def peak_rss_bytes(pid: int) -> int | None:
     """The most resident memory process ``pid`` has held so far (Linux ``VmHWM``); None where it cannot be read."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:  # no /proc (macOS, Windows) or the process has gone
-        return None
-    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
-    return int(found.group(1)) * 1024 if found else None
+    return status_bytes(pid, "VmHWM")
 
 
 def tidy_stream_outputs(notebook) -> None:

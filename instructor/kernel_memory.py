@@ -15,14 +15,19 @@ import threading
 from pathlib import Path
 
 
-def anonymous_bytes(pid: int) -> int | None:
-    """Process ``pid``'s anonymous resident memory now (``RssAnon``); None if it cannot be read."""
+def status_bytes(pid: int, field: str) -> int | None:
+    """A memory field of ``/proc/<pid>/status`` (``RssAnon``, ``VmHWM`` ...) in bytes; None if it cannot be read."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:  # no /proc (macOS, Windows) or the process has gone
         return None
-    found = re.search(r"^RssAnon:\s+(\d+) kB", status, re.MULTILINE)
+    found = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
     return int(found.group(1)) * 1024 if found else None
+
+
+def anonymous_bytes(pid: int) -> int | None:
+    """Process ``pid``'s anonymous resident memory now (``RssAnon``); None if it cannot be read."""
+    return status_bytes(pid, "RssAnon")
 
 
 def process_tree(pid: int) -> list[int]:
