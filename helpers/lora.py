@@ -72,20 +72,34 @@ def lora_scaling(r: int, lora_alpha: float, *, use_rslora: bool = False) -> floa
     return lora_alpha / math.sqrt(r) if use_rslora else lora_alpha / r
 
 
-def delta_weights(peft_model: torch.nn.Module, adapter: str = "default") -> dict[tuple[int, str], torch.Tensor]:
-    """Each adapted layer's delta weight ``scaling * B @ A`` (float32, CPU), keyed by (layer, module)."""
+def adapted_layers(peft_model: torch.nn.Module, adapter: str = "default") -> dict[tuple[int, str], Any]:
+    """Each LoRA layer carrying ``adapter``, keyed by (layer index, module name), e.g. ``(0, "q_proj")``."""
     from peft.tuners.lora import LoraLayer
 
-    deltas: dict[tuple[int, str], torch.Tensor] = {}
+    layers = {}
     for name, module in peft_model.named_modules():
         match = _LAYER_MODULE.search(name)
         if isinstance(module, LoraLayer) and match and adapter in module.lora_A:
-            with torch.no_grad():
-                delta = module.get_delta_weight(adapter)
-            deltas[(int(match.group(1)), match.group(2))] = delta.detach().float().cpu()
-    if not deltas:
+            layers[(int(match.group(1)), match.group(2))] = module
+    if not layers:
         raise ValueError(f"no LoRA layers with adapter {adapter!r} found in this model")
-    return deltas
+    return layers
+
+
+def delta_weights(
+    peft_model: torch.nn.Module, adapter: str = "default", *, keys: Any = None
+) -> dict[tuple[int, str], torch.Tensor]:
+    """The delta weight ``scaling * B @ A`` (float32, CPU) of each adapted layer, or of the ``keys`` asked for.
+
+    Each delta is as large as the weight it updates: all of them together take as much memory as the
+    model in fp32 (~0.5 GB for the embedded model), so ask only for the layers you look at.
+    """
+    layers = adapted_layers(peft_model, adapter)
+    missing = set(keys or ()) - set(layers)
+    if missing:
+        raise KeyError(f"no LoRA layer {sorted(missing)} with adapter {adapter!r}; adapted: {sorted(layers)[:4]} ...")
+    with torch.no_grad():
+        return {key: layers[key].get_delta_weight(adapter).detach().float().cpu() for key in (keys or layers)}
 
 
 def base_weight(layer: torch.nn.Module) -> torch.Tensor:
@@ -102,16 +116,14 @@ def relative_update_norms(peft_model: torch.nn.Module, adapter: str = "default")
     """``||Delta W|| / ||W||`` per adapted layer: how much the notes change each page, whatever its shape.
 
     Raw norms mostly show matrix size (a 1536x576 MLP matrix has 8x the numbers of a 192x576 k_proj);
-    dividing by the frozen weight's own norm compares like with like. Lesson 04.
+    dividing by the frozen weight's own norm compares like with like. One layer at a time, so only one
+    delta and one de-quantized weight are in memory at once. Lesson 04.
     """
-    from peft.tuners.lora import LoraLayer
-
-    deltas = delta_weights(peft_model, adapter)
     norms = {}
-    for name, module in peft_model.named_modules():
-        match = _LAYER_MODULE.search(name)
-        if isinstance(module, LoraLayer) and match and (key := (int(match.group(1)), match.group(2))) in deltas:
-            norms[key] = (deltas[key].norm() / base_weight(module.get_base_layer()).norm()).item()
+    with torch.no_grad():
+        for key, module in adapted_layers(peft_model, adapter).items():
+            delta = module.get_delta_weight(adapter).float()
+            norms[key] = (delta.norm() / base_weight(module.get_base_layer()).norm()).item()
     return norms
 
 

@@ -129,9 +129,13 @@ def load_base_model(
 
     ``dtype`` defaults to float32 (the weights that are not quantized keep it). The model is
     placed on ``device`` (default :func:`~helpers.runtime.pick_device`) and put in eval mode;
-    ``place=False`` leaves placement to the launcher (FSDP shards the model itself).
+    ``place=False`` leaves placement to the launcher (FSDP shards the model itself). Loading
+    passes through temporary copies (fp32 weights before quantization); their memory is handed
+    back to the system afterwards (~0.2 GB for the embedded model on a CPU, see ``helpers.memory``).
     """
     from transformers import AutoModelForCausalLM
+
+    from helpers.memory import release_memory
 
     spec = _as_spec(model)
     device = device or pick_device()
@@ -146,6 +150,7 @@ def load_base_model(
     elif device.type == "cpu":
         keep_4bit_layout_for_training(base)
         release_weights_file(base)
+    release_memory()
     return base.eval()
 
 

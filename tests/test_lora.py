@@ -56,3 +56,23 @@ def test_delta_weights_equal_scaled_b_times_a_with_nonzero_b(tiny_llama):
 def test_delta_weights_needs_lora_layers(tiny_llama):
     with pytest.raises(ValueError, match="no LoRA layers"):
         lora.delta_weights(tiny_llama)
+
+
+def test_delta_weights_of_chosen_layers_only(tiny_llama):
+    peft_model = get_peft_model(tiny_llama, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    assert sorted(lora.delta_weights(peft_model, keys=[(1, "v_proj")])) == [(1, "v_proj")]
+    with pytest.raises(KeyError, match="no LoRA layer"):
+        lora.delta_weights(peft_model, keys=[(0, "down_proj")])
+
+
+def test_relative_update_norms_are_delta_norm_over_weight_norm(tiny_llama):
+    peft_model = get_peft_model(tiny_llama, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"]))
+    torch.manual_seed(2)
+    for name, parameter in peft_model.named_parameters():
+        if "lora_B" in name:
+            parameter.data.normal_()
+    norms = lora.relative_update_norms(peft_model)
+    layer = peft_model.base_model.model.model.layers[0].self_attn.q_proj
+    expected = lora.delta_weights(peft_model)[(0, "q_proj")].norm() / layer.get_base_layer().weight.norm()
+    assert sorted(norms) == [(0, "q_proj"), (1, "q_proj")]
+    assert norms[(0, "q_proj")] == pytest.approx(expected.item())
