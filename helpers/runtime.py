@@ -185,8 +185,8 @@ def progress_bar(iterable=None, **kwargs):
 
 ACCELERATE_CONFIGS = Path("configs") / "accelerate"
 CPU_DEMO_PROCESSES = 2
-# Two CPU training processes of configs/train/smoke_test.yaml next to lesson 07's kernel held 3.3 GB of anonymous
-# memory together (make course, instructor.kernel_memory); below this limit the demonstration runs one process.
+# Two CPU training processes of configs/train/smoke_test.yaml next to lesson 07's kernel held about 3 GB of
+# anonymous memory together (make course, instructor.kernel_memory); below this limit lesson 07 runs one process.
 CPU_DEMO_MIN_MEMORY = 4_000_000_000
 
 
@@ -204,6 +204,13 @@ def memory_limit_bytes() -> int | None:
     return min(limits) if limits else None
 
 
+def room_for_two_cpu_processes() -> bool:
+    """Whether two CPU training processes fit next to a lesson's kernel: a memory limit of at least
+    :data:`CPU_DEMO_MIN_MEMORY`, or none that can be read. Not on Binder (~2 GB). Lesson 07."""
+    limit = memory_limit_bytes()
+    return limit is None or limit >= CPU_DEMO_MIN_MEMORY
+
+
 def training_processes() -> int:
     """How many training processes ``accelerate launch`` should start on this machine.
 
@@ -214,8 +221,7 @@ def training_processes() -> int:
     """
     if torch.cuda.is_available():
         return max(torch.cuda.device_count(), 1)
-    limit = memory_limit_bytes()
-    return 1 if limit is not None and limit < CPU_DEMO_MIN_MEMORY else CPU_DEMO_PROCESSES
+    return CPU_DEMO_PROCESSES if room_for_two_cpu_processes() else 1
 
 
 def accelerate_config_file(processes: int | None = None) -> str:

@@ -107,6 +107,7 @@ def test_without_cuda_a_small_memory_limit_gets_one_process(monkeypatch, limit, 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(runtime, "memory_limit_bytes", lambda: limit)
     assert runtime.training_processes() == processes
+    assert runtime.room_for_two_cpu_processes() == (processes == 2)  # lesson 07's exercise ★★ asks the same
 
 
 def test_memory_limit_is_the_smaller_of_ram_and_the_container_limit(monkeypatch, tmp_path):
