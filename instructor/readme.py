@@ -27,6 +27,8 @@ from instructor.notebooks import NOTEBOOK_DIR, exercise_levels, notebook_title
 README = REPO_ROOT / "README.md"
 TIMINGS_FILE = NOTEBOOK_DIR / "timings.json"
 BENCH_DIR = REPO_ROOT / "benchmarks"
+BINDER_HELD_BYTES = 1_800_000_000
+"""What a lesson may hold (the table's *held* column) to run in Binder's ~2 GB with a little room."""
 BLOCKS = {
     "timings": ("<!-- timings:start (written by `make course`) -->", "<!-- timings:end -->"),
     "scores": ("<!-- scores:start (written by `make course`, from notebooks/scores.json) -->", "<!-- scores:end -->"),
@@ -78,7 +80,29 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
         memory += f" {row['peak_anon_bytes'] / 1e9:.2f} GB |" if held else ""
         lines.append(f"| [{title}](notebooks/{row['notebook']}) | {badge_line(repo, row['notebook'])} "
                      f"| {row['seconds']:.0f} |{memory} {stars} |")
+    if held:
+        lines += ["", binder_summary(record, folder)]
     return "\n".join(lines)
+
+
+def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
+    """One sentence: which lessons held more than :data:`BINDER_HELD_BYTES`, and in which cell."""
+    import nbformat
+
+    over = []
+    for row in record["notebooks"]:
+        held, cell, path = row["peak_anon_bytes"], row.get("peak_anon_cell"), folder / row["notebook"]
+        if held <= BINDER_HELD_BYTES:
+            continue
+        where = ""
+        if cell is not None and cell >= 0 and path.exists():
+            tags = nbformat.read(path, as_version=4).cells[cell].metadata.get("tags", [])
+            where = f", cell {cell}" + (", an exercise's solution" if "solution" in tags else "")
+        over.append(f"{row['notebook'][:2]} ({held / 1e9:.2f} GB{where})")
+    limit = f"{BINDER_HELD_BYTES / 1e9:.1f} GB"
+    if not over:
+        return f"Every lesson held at most {limit}: each fits in Binder's ~2 GB."
+    return f"Held more than {limit} in this run: lesson " + ", ".join(over) + "."
 
 
 def scores_table(scores: dict[str, Any]) -> str:

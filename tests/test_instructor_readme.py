@@ -141,3 +141,19 @@ def test_readme_bench_block_matches_the_recorded_benchmark():
     start, end = readme.BLOCKS["bench"]
     written = readme.README.read_text().split(start, 1)[1].split(end, 1)[0]
     assert written.strip() == report.strip(), "the README benchmark is stale: run `python -m instructor.readme`"
+
+
+def test_binder_summary_names_the_lessons_over_the_line_and_their_cell(tmp_path):
+    shutil.copy(readme.NOTEBOOK_DIR / "07_going_further.ipynb", tmp_path)
+    import nbformat
+
+    cells = nbformat.read(tmp_path / "07_going_further.ipynb", as_version=4).cells
+    solution = next(i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", []))
+    rows = [{"notebook": "00_environment.ipynb", "seconds": 9, "peak_anon_bytes": 400e6, "peak_anon_cell": 3},
+            {"notebook": "07_going_further.ipynb", "seconds": 90, "peak_anon_bytes": 3.08e9,
+             "peak_anon_cell": solution}]
+    summary = readme.binder_summary({**RECORD, "notebooks": rows}, tmp_path)
+    expected = f"lesson 07 (3.08 GB, cell {solution}, an exercise's solution)."
+    assert summary == f"Held more than 1.8 GB in this run: {expected}"
+    assert readme.binder_summary({**RECORD, "notebooks": rows[:1]}, tmp_path).startswith("Every lesson held at most")
+    assert summary in readme.timing_table({**RECORD, "notebooks": rows}, tmp_path)
