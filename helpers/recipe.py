@@ -32,7 +32,7 @@ LORA: dict[str, Any] = {
 """Rank-16 notes on every linear layer of each block, without dropout (lesson 04; lesson 06 measures why)."""
 
 TRAINING: dict[str, Any] = {
-    "max_steps": 100,
+    "max_steps": 75,
     "per_device_train_batch_size": 2,
     "gradient_accumulation_steps": 4,
     "learning_rate": 1e-3,
@@ -46,10 +46,11 @@ TRAINING: dict[str, Any] = {
 }
 """The ``SFTConfig`` values lesson 04 uses; precision flags come from the hardware.
 
-Chosen by ``python -m programs.sweep`` on the validation split within lesson 04's five-minute CPU budget
-(candidate ``lr1e-3-100x8``; lesson 06 shows the frontier). The sweep trained batches of 8; the same
-effective batch runs here as micro-batches of 2 with 4 gradient-accumulation steps: the same update for
-a quarter of the activation memory (Binder gives a notebook about 2 GB), at a little more time per step.
+Chosen by ``python -m programs.sweep`` on the validation split within lesson 04's five-minute CPU budget,
+with 10% headroom for a slow day (candidate ``lr1e-3-75x8``; lesson 06 shows the frontier and the rule). The
+effective batch of 8 runs as micro-batches of 2 with 4 gradient-accumulation steps: the same update for a
+quarter of the activation memory (Binder gives a notebook about 2 GB), at ~18% more time per step. With it,
+the 100-step candidate took 298-326 s on the course machine: too close to five minutes to keep.
 Evaluation goes in batches of 2 as well: on the course CPU 16 was no faster and held ~0.35 GB more (the
 trainer's validation loss moves by ~0.01 with the batch size, because it averages per-batch means).
 ``make course`` records lesson 04's peak memory next to its time."""
