@@ -130,6 +130,11 @@ def scores_table(scores: dict[str, Any]) -> str:
     showcase = scores.get("showcase", {})
     lines = [f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on "
              f"{scores['device']}; all {scores['test_examples']} test messages:", "", table]
+    p_vs_copy = scores.get("chrf_p_vs_copy", {}).get("fine_tuned")
+    if p_vs_copy is not None:
+        gap = scores["chrf"]["fine_tuned"] - scores["chrf"]["copy_input"]
+        lines += ["", f"Fine-tuned minus copy the input: {gap:+.1f} chrF; sacrebleu's paired bootstrap over the same "
+                      f"messages gives p = {p_vs_copy:.3f}."]
     if targets:
         lines += ["", "The course's targets for the fine-tuned model on this split:", "", targets]
     if showcase:

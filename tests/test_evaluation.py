@@ -94,6 +94,25 @@ def test_chrf_interval_brackets_the_score_and_shrinks_with_agreement():
     assert evaluation.chrf_interval(references, references, resamples=200) == (pytest.approx(100.0), 0.0)
 
 
+def test_paired_test_tells_a_consistent_gain_from_chance():
+    references = [f"message number {i} is about the quarterly report" for i in range(30)]
+    worse = [f"msg {i} quarterly rpt" for i in range(30)]
+    better_everywhere = [f"message number {i} is about the report" for i in range(30)]
+    one_better = [references[0], *worse[1:]]  # the same as the baseline but for one message
+    p = evaluation.paired_p_values({"worse": worse, "better": better_everywhere, "one better": one_better},
+                                   references, baseline="worse", resamples=200)
+    assert list(p) == ["better", "one better"]
+    assert p["better"] == pytest.approx(1 / 201)  # no resample comes near: the smallest p 200 resamples give
+    assert p["one better"] > 0.05
+
+
+def test_paired_test_names_what_is_wrong():
+    with pytest.raises(ValueError, match="baseline 'copy'"):
+        evaluation.paired_p_values({"a": ["x"], "b": ["y"]}, ["z"], baseline="copy")
+    with pytest.raises(ValueError, match="'b' has 2 replies"):
+        evaluation.paired_p_values({"a": ["x"], "b": ["y", "y"]}, ["z"], baseline="a")
+
+
 ROWS = [
     {"casual": "gonna miss the 3pm w/ Priya", "corporate": "I will miss the 3 PM meeting with Priya."},
     {"casual": "lol that demo was great", "corporate": "That demo was excellent."},

@@ -94,11 +94,13 @@ def test_scores_block_reads_the_score_record(sources):
         "slang_free": {"copy_input": 0.1, "base": 0.5, "fine_tuned": 0.9},
         "on_task": {"copy_input": 1.0, "base": 0.6, "fine_tuned": 0.95},
         "facts_kept": {"copy_input": 1.0, "base": 0.7, "fine_tuned": 0.8},
+        "chrf_p_vs_copy": {"base": 0.02, "fine_tuned": 0.001},
     }))
     assert "scores" in readme.update_readme(path, repo=FORK)
     text = path.read_text()
     assert "all 100 test messages" in text and "40.0 ± 2.0" in text and "4.25" in text
     assert "merged" not in text, "a system without a score gets no row"
+    assert "copy the input: +20.0 chrF; sacrebleu's paired bootstrap over the same messages gives p = 0.001." in text
 
 
 def test_links_sync_then_readme_points_everything_at_a_fork(tmp_path, monkeypatch):
