@@ -23,7 +23,7 @@ from typing import Any
 from helpers.artifacts import REPO_ROOT
 from instructor import readme
 from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes, status_bytes
-from instructor.notebooks import lesson_notebooks
+from instructor.notebooks import lesson_notebooks, solution_seconds
 
 BUILD_DIR = REPO_ROOT / "build"
 
@@ -38,6 +38,7 @@ class NotebookRun:
     peak_anon_bytes: int | None = None
     peak_anon_cell: int | None = None
     anon_by_cell: dict[int, int] = field(default_factory=dict)
+    solution_seconds: float | None = None
 
 
 def peak_rss_bytes(pid: int) -> int | None:
@@ -109,7 +110,8 @@ def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
             sampler[0].__exit__()
         tidy_stream_outputs(notebook)
         nbformat.write(notebook, path)
-    run = NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None)
+    run = NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None,
+                      solution_seconds=solution_seconds(notebook))
     if sampler and sampler[0].peak is not None:
         by_cell = sampler[0].peak_by_step
         run.peak_anon_bytes, run.peak_anon_cell = sampler[0].peak, max(by_cell, key=by_cell.get)
@@ -137,6 +139,8 @@ def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
         run = execute_notebook(path)
         export_html(path, BUILD_DIR / "html")
         row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
+        if run.solution_seconds is not None:
+            row["solution_seconds"] = round(run.solution_seconds, 1)
         if run.peak_bytes is not None:
             row["peak_bytes"] = run.peak_bytes
         if run.peak_anon_bytes is not None:

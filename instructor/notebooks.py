@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from helpers.artifacts import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+SOLUTION_TAG = "solution"
+"""The tag of a cell that answers an exercise (student copies replace it with a TODO cell)."""
 
 
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -37,3 +40,25 @@ def exercise_levels(path: Path) -> list[str]:
         for line in cell.source.splitlines()
         if line.startswith("★")
     ]
+
+
+def solution_seconds(notebook: Any) -> float | None:
+    """Seconds an executed notebook (an ``nbformat`` node) spent in its exercises' solution cells.
+
+    Read from the execution times nbclient stores in each cell's metadata; None when a code cell has
+    none (the notebook was not executed, or not with timing).
+    """
+    from datetime import datetime
+
+    total = 0.0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        timing = cell.metadata.get("execution", {})
+        if "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
+            return None
+        if SOLUTION_TAG in cell.metadata.get("tags", []):
+            start, end = (datetime.fromisoformat(timing[key].replace("Z", "+00:00"))
+                          for key in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total

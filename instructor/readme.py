@@ -22,7 +22,7 @@ from typing import Any
 
 from helpers.artifacts import REPO_ROOT, SCORES_FILE
 from instructor.links import badge_line, configured_repo
-from instructor.notebooks import NOTEBOOK_DIR, exercise_levels, notebook_title
+from instructor.notebooks import NOTEBOOK_DIR, SOLUTION_TAG, exercise_levels, notebook_title
 
 README = REPO_ROOT / "README.md"
 TIMINGS_FILE = NOTEBOOK_DIR / "timings.json"
@@ -65,21 +65,29 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
                      "the system can drop and read again. *Held*: the peak of the anonymous memory of the kernel "
                      "and the processes it starts, sampled every 20 ms: what a memory limit such as Binder's "
                      "2 GB cannot reclaim (`instructor/kernel_memory.py`).")
-    columns = (["peak resident"] if peak else []) + (["peak held"] if held else [])
+    solutions = [row.get("solution_seconds") for row in record["notebooks"]]
+    split = all(seconds is not None for seconds in solutions)
+    columns = (["in solutions"] if split else []) + (["peak resident"] if peak else []) + (
+        ["peak held"] if held else [])
     lines += [
         "",
         "| lesson | Colab | seconds | " + "".join(f"{c} | " for c in columns) + "exercises |",
         "|---|---|---:|" + "---:|" * len(columns) + "---|",
     ]
     repo = repo or configured_repo()
-    for row in record["notebooks"]:
+    for row, in_solutions in zip(record["notebooks"], solutions, strict=True):
         path = folder / row["notebook"]
         title = notebook_title(path) if path.exists() else row["notebook"]
         stars = ", ".join(exercise_levels(path)) if path.exists() else ""
-        memory = f" {row['peak_bytes'] / 1e9:.2f} GB |" if peak else ""
-        memory += f" {row['peak_anon_bytes'] / 1e9:.2f} GB |" if held else ""
+        extra = f" {in_solutions:.0f} |" if split else ""
+        extra += f" {row['peak_bytes'] / 1e9:.2f} GB |" if peak else ""
+        extra += f" {row['peak_anon_bytes'] / 1e9:.2f} GB |" if held else ""
         lines.append(f"| [{title}](notebooks/{row['notebook']}) | {badge_line(repo, row['notebook'])} "
-                     f"| {row['seconds']:.0f} |{memory} {stars} |")
+                     f"| {row['seconds']:.0f} |{extra} {stars} |")
+    if split:
+        in_solutions = sum(solutions)
+        lines += ["", f"The exercises' solution cells took {in_solutions / 60:.1f} of those minutes; without them "
+                      f"the lessons ran in {(record['total_seconds'] - in_solutions) / 60:.1f} minutes."]
     if held:
         lines += ["", binder_summary(record, folder)]
     return "\n".join(lines)
@@ -97,7 +105,7 @@ def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
         where = ""
         if cell is not None and cell >= 0 and path.exists():
             tags = nbformat.read(path, as_version=4).cells[cell].metadata.get("tags", [])
-            where = f", cell {cell}" + (", an exercise's solution" if "solution" in tags else "")
+            where = f", cell {cell}" + (", an exercise's solution" if SOLUTION_TAG in tags else "")
         over.append(f"{row['notebook'][:2]} ({held / 1e9:.2f} GB{where})")
     limit = f"{BINDER_HELD_BYTES / 1e9:.1f} GB"
     if not over:

@@ -25,9 +25,8 @@ from pathlib import Path
 
 from helpers.artifacts import REPO_ROOT
 from instructor import links
-from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
+from instructor.notebooks import NOTEBOOK_DIR, SOLUTION_TAG, lesson_notebooks
 
-SOLUTION_TAG = "solution"
 TODO_TAG = "todo"
 TODO_SOURCE = "# TODO: your solution here (see the exercise above)"
 MARKDOWN_LINK = re.compile(r"(\]\()([^)\s]+)(\))")

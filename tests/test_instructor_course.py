@@ -108,7 +108,7 @@ def fake_run(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(course, "execute_notebook",
-                        lambda path: course.NotebookRun(1.5, 1_200_000_000, 900_000_000, 7, {7: 900_000_000}))
+                        lambda path: course.NotebookRun(1.5, 1_200_000_000, 900_000_000, 7, {7: 900_000_000}, 0.5))
     monkeypatch.setattr(course, "export_html", lambda path, target: None)
     monkeypatch.setattr(course, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(readme, "TIMINGS_FILE", tmp_path / "timings.json")
@@ -127,10 +127,10 @@ def test_a_full_run_records_timings_and_rewrites_the_readme(fake_run, capsys):
     assert [row["notebook"] for row in record["notebooks"]] == [p.name for p in lesson_notebooks()]
     assert record["total_seconds"] == pytest.approx(1.5 * len(lesson_notebooks()))
     assert all(row["peak_bytes"] == 1_200_000_000 and row["peak_anon_bytes"] == 900_000_000
-               and row["peak_anon_cell"] == 7 for row in record["notebooks"])
+               and row["peak_anon_cell"] == 7 and row["solution_seconds"] == 0.5 for row in record["notebooks"])
     assert calls == ["update_readme"]
     out = capsys.readouterr().out
-    assert "| seconds | peak resident | peak held |" in out and "| 1.20 GB | 0.90 GB |" in out
+    assert "| seconds | in solutions | peak resident | peak held |" in out and "| 2 | 0 | 1.20 GB | 0.90 GB |" in out
 
 
 def test_a_partial_run_records_nothing(fake_run):
@@ -191,6 +191,7 @@ def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
     notebook.cells = [nbformat.v4.new_code_cell("import time\nbuffer = bytearray(250_000_000)\ntime.sleep(0.3)\n"
                                                 "del buffer"),
                       nbformat.v4.new_code_cell("print('ok')")]
+    notebook.cells[0].metadata["tags"] = ["solution"]  # its 0.3 s count as an exercise's solution
     nbformat.write(notebook, path)
     run = course.execute_notebook(path, timeout=120)
     assert run.seconds > 0 and 250_000_000 <= run.peak_bytes < 2_000_000_000
@@ -198,4 +199,5 @@ def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
     assert run.peak_anon_cell == 0 and 250_000_000 <= run.peak_anon_bytes < 2_000_000_000
     assert run.anon_by_cell[1] < run.anon_by_cell[0] - 200_000_000
     assert nbformat.read(path, as_version=4).cells[1].outputs[0]["text"] == "ok\n"
+    assert 0.3 <= run.solution_seconds < run.seconds
 

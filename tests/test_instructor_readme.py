@@ -176,3 +176,36 @@ def test_every_lesson_of_the_last_run_fits_binder_or_starts_fewer_processes_ther
         held = row["peak_anon_bytes"] / 1e9
         assert adapts, (f"{row['notebook']} held {held:.2f} GB in cell {row['peak_anon_cell']}: more than a Binder "
                         f"notebook can ({readme.BINDER_HELD_BYTES / 1e9:.1f} GB)")
+
+
+def timed_notebook(cells):
+    """A notebook whose code cells ran for the given seconds, as nbclient records it; ``tags`` marks solutions."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    for seconds, tags in cells:
+        cell = nbformat.v4.new_code_cell("pass")
+        if seconds is not None:
+            cell.metadata["execution"] = {"iopub.execute_input": "2026-11-29T06:00:00.000000Z",
+                                          "shell.execute_reply": f"2026-11-29T06:00:{seconds:06.3f}Z"}
+        cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    return notebook
+
+
+def test_solution_seconds_add_up_the_solution_cells_only():
+    from instructor.notebooks import solution_seconds
+
+    ran = timed_notebook([(20.0, []), (12.5, ["solution"]), (3.0, ["solution", "x"])])
+    assert solution_seconds(ran) == pytest.approx(15.5)
+    never_ran = timed_notebook([(2.0, ["solution"]), (None, [])])
+    assert solution_seconds(never_ran) is None, "without every cell's time the split would be a guess"
+
+
+def test_timing_table_says_what_the_solutions_cost():
+    rows = [{**RECORD["notebooks"][0], "solution_seconds": 6.0}, {**RECORD["notebooks"][1], "solution_seconds": 54.0}]
+    table = readme.timing_table({**RECORD, "notebooks": rows})
+    assert "| seconds | in solutions |" in table
+    assert "| 30 | 6 |" in table and "| 120 | 54 |" in table
+    assert "solution cells took 1.0 of those minutes; without them the lessons ran in 1.5 minutes." in table
+    assert "in solutions" not in readme.timing_table(RECORD), "a record without the split shows none"
