@@ -45,7 +45,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 
-# The full check (CI, the README's command): ruff, every unit test and every lesson executed by nbval.
+# The full check (CI, the README's command): ruff, every unit test and every lesson executed (tests/test_lessons.py).
 test: install
 	$(BIN)/ruff check .
 	COURSE_QUICK=1 $(BIN)/python -m pytest

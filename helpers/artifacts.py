@@ -11,31 +11,11 @@ import os
 import shutil
 from pathlib import Path
 
+from helpers.paths import REPO_ROOT, display_path
+
 OUTPUT_ENV = "COURSE_OUTPUT_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[1]
 ADAPTER_NAME = "corporate-translator-adapter"
 MERGED_NAME = "corporate-translator-merged"
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """``path`` as a message should show it: relative to the repository when inside it (``outputs/...``), with
-    ``~`` for the home folder, else as it is. Printed output (and so a committed notebook) then never carries
-    the folders of the machine it ran on. Lessons 04 and 05."""
-    path = Path(path)
-    if not path.is_absolute():
-        return path.as_posix()
-    try:
-        home = Path.home()
-    except RuntimeError:  # no home folder known
-        home = None
-    for candidate in dict.fromkeys((path, path.resolve())):
-        for base, prefix in ((REPO_ROOT, ""), (home, "~")):
-            if base is not None and candidate.is_relative_to(base):
-                relative = candidate.relative_to(base).as_posix()
-                if not prefix:
-                    return relative
-                return prefix if relative == "." else f"{prefix}/{relative}"
-    return path.as_posix()
 
 
 def outputs_dir() -> Path:
@@ -52,27 +32,6 @@ def adapter_dir() -> Path:
 def merged_dir() -> Path:
     """Where lesson 05 saves the merged, standalone model."""
     return outputs_dir() / MERGED_NAME
-
-
-SCORES_FILE = REPO_ROOT / "notebooks" / "scores.json"
-
-
-def record_scores(values: dict, path: Path = SCORES_FILE) -> Path:
-    """Merge ``values`` into the committed score record (``notebooks/scores.json``), section by section.
-
-    Lesson 04 writes the baselines and the fine-tuned model, lesson 05 adds the merged model; the
-    README quotes the file. Lessons call it only in a full run (never in the test suite's quick mode).
-    """
-    import json
-
-    record = json.loads(path.read_text()) if path.exists() else {}
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(record.get(key), dict):
-            record[key] = {**record[key], **value}
-        else:
-            record[key] = value
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
 
 
 def fresh_output_dir(path: Path) -> Path:

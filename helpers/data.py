@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT, display_path
+from helpers.paths import REPO_ROOT, display_path
 
 DATA_ENV = "COURSE_DATA_DIR"
 DEFAULT_DATA_DIR = REPO_ROOT / "data" / "corporate_translator"

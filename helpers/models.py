@@ -33,6 +33,7 @@ class ModelSpec:
     description: str
     embedded: bool = False
     config_file: str | None = None
+    random_weights: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -47,6 +48,14 @@ MODELS: dict[str, ModelSpec] = {
         repo_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         description="SmolLM2 135M instruct (Llama architecture, 30 layers), embedded: runs offline on a CPU",
         embedded=True,
+    ),
+    "tinyllama-shaped": ModelSpec(
+        key="tinyllama-shaped",
+        repo_id="tinyllama-shaped-random",
+        description="random weights in TinyLlama's proportions (8:1 grouped-query attention, MLP 2.75x the hidden "
+                    "size; 2 layers of 256) with the embedded tokenizer: the test suite's check that no lesson "
+                    "relies on the 135M model's shape",
+        random_weights=True,
     ),
 }
 CHOICES = ("auto", *sorted(MODELS))
@@ -93,16 +102,42 @@ def hub_unavailable_message(spec: ModelSpec, cause: BaseException) -> str:
 
 
 def model_source(model: ModelSpec | str | None = None) -> str:
-    """What to pass to ``from_pretrained``: a local folder for the embedded model, else a Hub id."""
+    """What to pass to ``from_pretrained``: a local folder for the embedded (or random) model, else a Hub id."""
     spec = _as_spec(model)
+    if spec.random_weights:
+        return str(ensure_tinyllama_shaped())
     return str(embedded.ensure_converted()) if spec.embedded else spec.repo_id
+
+
+def ensure_tinyllama_shaped() -> Path:
+    """A folder holding a random-weight Llama in TinyLlama's proportions and the embedded tokenizer (built once).
+
+    2 layers of 256 with 8 query heads per key/value head and an MLP of 704 (2.75x), like TinyLlama-1.1B's 2048
+    and 5632 with 32:4 heads; seeded, so every build is the same model. Tests only: it has learned nothing.
+    """
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = embedded.cache_root() / "tinyllama-shaped-random"
+    if (folder / "config.json").is_file() and (folder / "tokenizer.json").is_file():
+        return folder
+    tokenizer = AutoTokenizer.from_pretrained(embedded.ensure_converted())
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=256, intermediate_size=704, num_hidden_layers=2,
+                         num_attention_heads=8, num_key_value_heads=1, max_position_embeddings=2048,
+                         tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    partial = folder.with_name(folder.name + ".partial")
+    LlamaForCausalLM(config).save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.replace(folder)
+    return folder
 
 
 def _from_pretrained(loader: Any, spec: ModelSpec, **kwargs: Any) -> Any:
     try:
         return loader.from_pretrained(model_source(spec), **kwargs)
     except OSError as error:  # huggingface_hub's offline and connection errors are OSErrors
-        if spec.embedded:
+        if spec.embedded or spec.random_weights:
             raise
         raise HubUnavailableError(hub_unavailable_message(spec, error)) from error
 
@@ -205,8 +240,8 @@ def load_model_config(model: ModelSpec | str | None = None) -> Any:
 def local_model_dir(model: ModelSpec | str | None = None) -> Path:
     """The folder ``from_pretrained`` reads the base model from: the embedded cache, or the Hub cache's snapshot."""
     spec = _as_spec(model)
-    if spec.embedded:
-        return embedded.ensure_converted()
+    if spec.embedded or spec.random_weights:
+        return Path(model_source(spec))
     from huggingface_hub import snapshot_download
 
     try:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT
-from instructor import readme
+from helpers.paths import REPO_ROOT
+from instructor import readme, scores
 from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes, status_bytes
 from instructor.notebooks import lesson_notebooks, solution_seconds
 
@@ -66,17 +66,21 @@ def tidy_stream_outputs(notebook) -> None:
         cell.outputs = outputs
 
 
-def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
+def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = False) -> NotebookRun:
     """Execute one notebook in place (kernel started in its folder); return its seconds and memory peaks.
 
     The resident peak is read from the kernel process after every cell (its high-water mark only grows).
     The anonymous peak is sampled every 20 ms over the kernel and its child processes (lesson 07's training
     launch included): what a container's memory limit cannot reclaim (``instructor.kernel_memory``).
+    With ``record_scores``, the lesson's recorder (``instructor.scores``) runs in its kernel after the last cell.
     """
     import nbformat
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    recorder = scores.recorder_source(path.stem) if record_scores else None
+    if recorder is not None:  # run after the lesson in its kernel; never saved into the notebook
+        notebook.cells.append(nbformat.v4.new_code_cell(recorder))
     resources = {"metadata": {"path": str(path.parent)}}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
     peaks = []
@@ -106,6 +110,8 @@ def execute_notebook(path: Path, timeout: int = 1800) -> NotebookRun:
     try:
         client.execute()
     finally:  # keep what ran, error included, so the failing cell can be read in place
+        if recorder is not None:
+            notebook.cells.pop()
         if sampler:
             sampler[0].__exit__()
         tidy_stream_outputs(notebook)
@@ -132,11 +138,12 @@ def export_html(path: Path, target_dir: Path) -> Path:
 
 def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
     """Execute the notebooks in order, export HTML, record and print the timings."""
+    whole_course = notebooks is None or len(notebooks) == len(lesson_notebooks())
     notebooks = notebooks or lesson_notebooks()
     rows = []
     for path in notebooks:
         print(f"running {path.name} ...", flush=True)
-        run = execute_notebook(path)
+        run = execute_notebook(path, record_scores=whole_course)
         export_html(path, BUILD_DIR / "html")
         row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
         if run.solution_seconds is not None:
@@ -161,7 +168,7 @@ def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
         "total_seconds": round(sum(row["seconds"] for row in rows), 1),
         "notebooks": rows,
     }
-    if len(notebooks) == len(lesson_notebooks()):
+    if whole_course:
         readme.TIMINGS_FILE.write_text(json.dumps(record, indent=2) + "\n")
         readme.update_readme()
     print(readme.timing_table(record))

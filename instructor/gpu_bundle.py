@@ -39,7 +39,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from helpers.artifacts import REPO_ROOT, display_path
+from helpers.paths import REPO_ROOT, display_path
 from instructor import gpu_unpack
 
 DEFAULT_OUT = REPO_ROOT / ".gpu" / "bundle"

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT, display_path
+from helpers.paths import REPO_ROOT, display_path
 
 DEFAULT_OUT = REPO_ROOT / "results" / "gpu-check"
 DEFAULT_WORK = REPO_ROOT / "outputs" / "gpu-check"

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT, display_path
+from helpers.paths import REPO_ROOT, display_path
 
 T4_FP16_FLOPS = 65e12
 """A T4's fp16 tensor-core rate (NVIDIA's datasheet): the denominator of the T4 time estimate."""
@@ -461,10 +461,10 @@ def step_t4(details: Path, work: Path, recipe_name: str, tiny: bool = False, **_
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from helpers import budget, recipe, runtime
+    from helpers import budget, console, recipe, runtime
     from programs import bench
 
-    runtime.quiet_library_output()
+    console.quiet_library_output()
     chosen, device, config = t4_recipe(recipe_name), runtime.pick_device(), tiny_llama_config(tiny)
     cuda, seq_len = device.type == "cuda", 32 if tiny else recipe.TRAINING["max_length"]
     cap, notes = cap_like_a_t4(device)

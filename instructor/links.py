@@ -17,7 +17,7 @@ import string
 import sys
 from pathlib import Path
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"

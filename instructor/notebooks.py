@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 SOLUTION_TAG = "solution"
 """The tag of a cell that answers an exercise (student copies replace it with a TODO cell)."""
+CHECK_TAG = "check"
+"""The tag of the cell after an exercise's solution that tests the learner's answer (student copies keep it)."""
 
 
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:

@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from helpers.artifacts import REPO_ROOT, SCORES_FILE
+from helpers.paths import REPO_ROOT
 from instructor.links import badge_line, configured_repo
 from instructor.notebooks import NOTEBOOK_DIR, SOLUTION_TAG, exercise_levels, notebook_title
+from instructor.scores import SCORES_FILE
 
 README = REPO_ROOT / "README.md"
 TIMINGS_FILE = NOTEBOOK_DIR / "timings.json"

@@ -23,7 +23,7 @@ import os
 import re
 from pathlib import Path
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import links
 from instructor.notebooks import NOTEBOOK_DIR, SOLUTION_TAG, lesson_notebooks
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from helpers import budget, memory, models, recipe, runtime
-from helpers.artifacts import REPO_ROOT
+from helpers import budget, console, memory, models, recipe, runtime
+from helpers.paths import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
 RECORDED_DIR = REPO_ROOT / "benchmarks"
@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     size = BenchSize(**json.loads(options.size)) if options.size else (QUICK if options.quick else FULL)
     if options.one:  # a single measurement, in the fresh process run_all started
-        runtime.quiet_library_output()
+        console.quiet_library_output()
         kind, name = options.one
         if kind == "memory":
             outcome = measure_memory(name, size)

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 SWEEP_FILE = REPO_ROOT / "configs" / "sweep.yaml"
 BASE_CONFIG = REPO_ROOT / "configs" / "train" / "corporate_translator.yaml"
@@ -68,9 +68,9 @@ def run_candidate(recipe: dict[str, Any], output_root: Path) -> dict[str, Any]:
 
 def score_baselines() -> dict[str, Any]:
     """Copy-the-input and the untrained base model, scored on the whole validation split."""
-    from helpers import data, evaluation, models, recipe, runtime
+    from helpers import console, data, evaluation, models, recipe, runtime
 
-    runtime.quiet_library_output()
+    console.quiet_library_output()
     device = runtime.pick_device()
     spec = models.resolve_model()
     rows = list(data.load_split("validation"))

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import torch
 import yaml
 
-from helpers import artifacts, data, evaluation, models, recipe, runtime
+from helpers import artifacts, console, data, evaluation, models, recipe, runtime
 
 METRICS_FILE = "train_metrics.json"
 CONFIG_COPY = "train_config.yaml"
@@ -432,7 +432,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    runtime.quiet_library_output()  # before trl and bitsandbytes load: their chatter would bury a config error
+    console.quiet_library_output()  # before trl and bitsandbytes load: their chatter would bury a config error
     try:
         config = parse_arguments(argv)
     except ConfigError as error:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import artifacts
-from helpers.artifacts import REPO_ROOT, display_path
+from helpers import artifacts, paths
+from helpers.paths import REPO_ROOT, display_path
 
 
 @pytest.mark.parametrize(("path", "shown"), [
@@ -27,7 +27,7 @@ def test_paths_in_the_home_folder_are_shown_with_a_tilde(monkeypatch, tmp_path):
 
 
 def test_a_previous_run_is_moved_aside_with_a_relative_message(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(artifacts, "REPO_ROOT", tmp_path)  # a repository of our own, to write in
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)  # a repository of our own, to write in
     folder = tmp_path / "outputs" / "corporate-translator-adapter"
     folder.mkdir(parents=True)
     (folder / "adapter_config.json").write_text("{}")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from helpers import colab
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 
 def test_colab_set_up_outside_colab_explains(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from helpers import embedded
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 ENVIRONMENT = REPO_ROOT / "environment.yml"
 BINDER_REQUIREMENTS = REPO_ROOT / "binder" / "requirements.txt"

@@ -15,7 +15,7 @@ import types
 import nbformat
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import links, student
 from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
 

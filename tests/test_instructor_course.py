@@ -7,7 +7,7 @@ import os
 import pytest
 
 from helpers import artifacts, embedded
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import course
 from instructor.notebooks import NOTEBOOK_DIR
 
@@ -108,7 +108,7 @@ def fake_run(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(course, "execute_notebook",
-                        lambda path: course.NotebookRun(1.5, 1_200_000_000, 900_000_000, 7, {7: 900_000_000}, 0.5))
+                        lambda path, **_: course.NotebookRun(1.5, 1_200_000_000, 900_000_000, 7, {7: 900_000_000}, 0.5))
     monkeypatch.setattr(course, "export_html", lambda path, target: None)
     monkeypatch.setattr(course, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(readme, "TIMINGS_FILE", tmp_path / "timings.json")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import gpu_bundle, gpu_unpack
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

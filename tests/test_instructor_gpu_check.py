@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import gpu_check
 from instructor.notebooks import lesson_notebooks
 

@@ -3,9 +3,9 @@
 import nbformat
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor import student as copies
-from instructor.notebooks import NOTEBOOK_DIR, lesson_notebooks
+from instructor.notebooks import CHECK_TAG, NOTEBOOK_DIR, lesson_notebooks
 
 LESSONS = lesson_notebooks()
 
@@ -117,3 +117,12 @@ def test_cli_refuses_the_notebooks_folder(capsys):
         copies.main(["--out", str(NOTEBOOK_DIR)])
     assert exit_info.value.code == 2
     assert "instructor notebooks" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_student_copy_keeps_every_check_cell_as_it_is(path, student_dir):
+    original = nbformat.read(path, as_version=4)
+    student = nbformat.read(student_dir / path.name, as_version=4)
+    checks = [cell.source for cell in original.cells if CHECK_TAG in cell.metadata.get("tags", [])]
+    kept = [cell.source for cell in student.cells if CHECK_TAG in cell.metadata.get("tags", [])]
+    assert kept == checks, f"{path.name}: the student copy must keep each check cell unchanged"

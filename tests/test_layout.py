@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 ROOMS = ("helpers", "programs", "instructor")
 
@@ -90,7 +90,7 @@ def test_the_colab_bootstrap_needs_only_the_standard_library():
     assert not outside, f"helpers/colab.py imports {outside}"
 
 
-@pytest.mark.parametrize(("name", "owner"), [("REPO_ROOT", "helpers.artifacts"), ("SCORES_FILE", "helpers.artifacts"),
+@pytest.mark.parametrize(("name", "owner"), [("REPO_ROOT", "helpers.paths"), ("SCORES_FILE", "instructor.scores"),
                                              ("lesson_notebooks", "instructor.notebooks"),
                                              ("describe_machine", "helpers.runtime")])
 def test_one_definition_each(name, owner):

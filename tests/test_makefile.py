@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 
 MAKEFILE = REPO_ROOT / "Makefile"
 SETUP_FILES = ("Makefile", "pyproject.toml", "constraints.txt", "programs/check_python.py",

@@ -8,14 +8,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from instructor.notebooks import lesson_notebooks
 
 MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:work|tmp|root|home|Users|mnt|content|private|var/folders)/[\w./-]+")
 WIDGET = "application/vnd.jupyter.widget-view+json"
 UNFINISHED_BAR = re.compile(r"(?<!\d)(\d{1,2})%\|")
 # Lessons that store evaluation.generate_replies' bar as a widget (tqdm.auto); it becomes text once that loop uses
-# helpers.runtime.progress_bar and the lessons are re-run with `make course`. Remove a name once that is committed.
+# helpers.console.progress_bar and the lessons are re-run with `make course`. Remove a name once that is committed.
 WIDGET_BARS_PENDING: set[str] = set()
 
 
@@ -65,4 +65,4 @@ def test_stored_progress_bars_have_a_finished_text_form(path):
                 text = data.get("text/plain", "")
                 assert text and not UNFINISHED_BAR.search(text), (
                     f"{path.name} cell {index}: a widget stored with the text {text!r}; use a text progress bar "
-                    "(helpers.runtime.progress_bar)")
+                    "(helpers.console.progress_bar)")

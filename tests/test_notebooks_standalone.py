@@ -11,7 +11,8 @@ import sys
 import nbformat
 import pytest
 
-from helpers.artifacts import ADAPTER_NAME, OUTPUT_ENV, REPO_ROOT
+from helpers.artifacts import ADAPTER_NAME, OUTPUT_ENV
+from helpers.paths import REPO_ROOT
 
 LESSON_05 = REPO_ROOT / "notebooks" / "05_merge_and_ship.ipynb"
 
@@ -26,7 +27,7 @@ def code_cell(notebook, marker: str) -> str:
 @pytest.mark.heavy
 def test_lesson_05_alone_trains_the_adapter_it_needs(tmp_path):
     notebook = nbformat.read(LESSON_05, as_version=4)
-    script = "\n\n".join([code_cell(notebook, "runtime.quiet_library_output()"),
+    script = "\n\n".join([code_cell(notebook, "console.quiet_library_output()"),
                           code_cell(notebook, "adapter_config.json")])
     env = {**os.environ, OUTPUT_ENV: str(tmp_path), "COURSE_QUICK": "1"}
     run = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True,

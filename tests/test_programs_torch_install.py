@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from programs import check_python, torch_install
 
 CPU = ["--extra-index-url", torch_install.CPU_INDEX]

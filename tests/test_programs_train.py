@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from helpers import artifacts, models, recipe
-from helpers.artifacts import REPO_ROOT
+from helpers.paths import REPO_ROOT
 from programs import train
 
 SMOKE = REPO_ROOT / "configs" / "train" / "smoke_test.yaml"
@@ -139,7 +139,7 @@ def test_cli_reports_a_bad_key_and_exits_2_before_loading_anything(tmp_path, cap
 
     monkeypatch.setattr(train, "train", refuse)
     monkeypatch.setattr(models, "load_base_model", refuse)
-    monkeypatch.setattr(train.runtime, "quiet_library_output", lambda: None)  # no global settings in the test run
+    monkeypatch.setattr(train.console, "quiet_library_output", lambda: None)  # no global settings in the test run
     bad = write_config(tmp_path, "learnin_rate: 1.0e-4\n")
     assert train.main(["--config", bad]) == 2
     assert "config error: unknown key 'learnin_rate'" in capsys.readouterr().err

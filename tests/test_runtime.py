@@ -3,7 +3,7 @@ import sys
 import pytest
 import torch
 
-from helpers import runtime
+from helpers import console, launch, runtime
 
 
 @pytest.fixture
@@ -88,16 +88,16 @@ def test_missing_package_is_reported_not_raised():
 def test_one_process_per_gpu(fake_cuda, monkeypatch, gpus, processes, config):
     fake_cuda(False)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
-    assert runtime.training_processes() == processes
-    assert runtime.accelerate_config_file() == f"configs/accelerate/{config}"
+    assert launch.training_processes() == processes
+    assert launch.accelerate_config_file() == f"configs/accelerate/{config}"
 
 
 def test_without_cuda_two_cpu_processes_over_gloo(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(runtime, "memory_limit_bytes", lambda: 16_000_000_000)
-    assert runtime.training_processes() == 2
-    assert runtime.accelerate_config_file() == "configs/accelerate/ddp.yaml"
-    assert runtime.accelerate_config_file(1) == "configs/accelerate/ddp.yaml"
+    monkeypatch.setattr(launch, "memory_limit_bytes", lambda: 16_000_000_000)
+    assert launch.training_processes() == 2
+    assert launch.accelerate_config_file() == "configs/accelerate/ddp.yaml"
+    assert launch.accelerate_config_file(1) == "configs/accelerate/ddp.yaml"
 
 
 @pytest.mark.parametrize(("limit", "processes"), [(2_000_000_000, 1), (3_900_000_000, 1), (4_000_000_000, 2),
@@ -105,36 +105,36 @@ def test_without_cuda_two_cpu_processes_over_gloo(monkeypatch):
 def test_without_cuda_a_small_memory_limit_gets_one_process(monkeypatch, limit, processes):
     """Binder's 2 GB cannot hold two training processes next to the kernel (3.3 GB measured together)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(runtime, "memory_limit_bytes", lambda: limit)
-    assert runtime.training_processes() == processes
-    assert runtime.room_for_two_cpu_processes() == (processes == 2)  # lesson 07's exercise ★★ asks the same
+    monkeypatch.setattr(launch, "memory_limit_bytes", lambda: limit)
+    assert launch.training_processes() == processes
+    assert launch.room_for_two_cpu_processes() == (processes == 2)  # lesson 07's exercise ★★ asks the same
 
 
 def test_memory_limit_is_the_smaller_of_ram_and_the_container_limit(monkeypatch, tmp_path):
     real_path = runtime.Path
     files = {"/sys/fs/cgroup/memory.max": tmp_path / "v2",
              "/sys/fs/cgroup/memory/memory.limit_in_bytes": tmp_path / "v1"}
-    monkeypatch.setattr(runtime, "Path", lambda name: real_path(files.get(str(name), name)))
-    monkeypatch.setattr(runtime.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}[name])
-    assert runtime.memory_limit_bytes() == 8_192_000_000  # no cgroup files: the RAM
+    monkeypatch.setattr(launch, "Path", lambda name: real_path(files.get(str(name), name)))
+    monkeypatch.setattr(launch.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2_000_000}[name])
+    assert launch.memory_limit_bytes() == 8_192_000_000  # no cgroup files: the RAM
     (tmp_path / "v2").write_text("max\n")
-    assert runtime.memory_limit_bytes() == 8_192_000_000  # "max": no limit
+    assert launch.memory_limit_bytes() == 8_192_000_000  # "max": no limit
     (tmp_path / "v2").write_text("2147483648\n")
-    assert runtime.memory_limit_bytes() == 2_147_483_648  # Binder-like
+    assert launch.memory_limit_bytes() == 2_147_483_648  # Binder-like
     (tmp_path / "v2").unlink()
     (tmp_path / "v1").write_text("9223372036854771712\n")
-    assert runtime.memory_limit_bytes() == 8_192_000_000  # cgroup v1's "no limit"
+    assert launch.memory_limit_bytes() == 8_192_000_000  # cgroup v1's "no limit"
 
 
 def test_launch_configs_exist_and_are_refused_for_no_process():
-    from helpers.artifacts import REPO_ROOT
+    from helpers.paths import REPO_ROOT
 
     for processes, cuda in ((1, True), (2, True)):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
-            assert (REPO_ROOT / runtime.accelerate_config_file(processes)).is_file()
+            assert (REPO_ROOT / launch.accelerate_config_file(processes)).is_file()
     with pytest.raises(ValueError, match="at least 1"):
-        runtime.accelerate_config_file(0)
+        launch.accelerate_config_file(0)
 
 
 # --- quiet, but with progress bars --------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def tiny_trainer(model, tmp_path, **overrides):
 def test_quiet_output_keeps_the_trainers_progress_bar(restored_logging, tiny_llama, tmp_path):
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    runtime.quiet_library_output()
+    console.quiet_library_output()
     from transformers.utils import logging as hf_logging
 
     assert hf_logging.get_verbosity() == hf_logging.ERROR, "library chatter stays quiet"
@@ -205,7 +205,7 @@ def test_in_a_notebook_training_and_evaluation_show_a_bar_not_dicts(restored_log
 
     monkeypatch.setattr(notebook.disp, "display", display)
     monkeypatch.setattr(transformers.trainer, "DEFAULT_PROGRESS_CALLBACK", notebook.NotebookProgressCallback)
-    runtime.quiet_library_output()
+    console.quiet_library_output()
     trainer = tiny_trainer(tiny_llama, tmp_path, eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=2)
     trainer.evaluate()
     trainer.train()
@@ -228,7 +228,7 @@ def test_a_scripts_progress_bars_are_shown_and_its_output_kept(tmp_path):
         "print('adapter saved')\nsys.exit(3)\n"
     )
     stream = io.StringIO()
-    run = runtime.run_showing_progress([sys.executable, str(child)], stream=stream)
+    run = launch.run_showing_progress([sys.executable, str(child)], stream=stream)
     assert run.returncode == 3
     assert run.stdout.splitlines() == ["process 0 of 1 trains on cpu", "adapter saved"]
     assert "a warning nobody needs" in run.stderr and "3/3" in run.stderr
@@ -255,7 +255,7 @@ def test_cpu_model_is_a_name():
 def test_progress_bar_is_text_on_stdout_ending_at_its_last_frame(capsys):
     from tqdm.std import tqdm
 
-    bar = runtime.progress_bar(range(3), desc="generating", mininterval=0)
+    bar = console.progress_bar(range(3), desc="generating", mininterval=0)
     assert type(bar) is tqdm  # not tqdm.notebook's widget, whatever the front end
     assert list(bar) == [0, 1, 2]
     captured = capsys.readouterr()
