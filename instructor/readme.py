@@ -2,8 +2,9 @@
 
 | block | source | written by |
 |---|---|---|
-| lesson table (timings, Colab links, exercises) | ``notebooks/timings.json`` | ``make course`` |
-| the Corporate Translator's scores | ``notebooks/scores.json`` | lesson 04 and 05, under ``make course`` |
+| the front door's lesson list (Colab links, minutes, exercises) | ``notebooks/timings.json`` | ``make course`` |
+| the instructors' lesson table (seconds, memory) | ``notebooks/timings.json`` | ``make course`` |
+| the Corporate Translator's scores | ``notebooks/scores.json`` | ``make course`` (``instructor.scores``) |
 | memory and speed | ``benchmarks/bench-cpu-*.md`` | ``make bench RECORD=1`` |
 | Binder badge | ``pyproject.toml`` ``[tool.course] github_repo`` | ``make colab-links`` |
 
@@ -31,6 +32,7 @@ BENCH_DIR = REPO_ROOT / "benchmarks"
 BINDER_HELD_BYTES = 1_800_000_000
 """What a lesson may hold (the table's *held* column) to run in Binder's ~2 GB with a little room."""
 BLOCKS = {
+    "lessons": ("<!-- lessons:start (written by `make course`) -->", "<!-- lessons:end -->"),
     "timings": ("<!-- timings:start (written by `make course`) -->", "<!-- timings:end -->"),
     "scores": ("<!-- scores:start (written by `make course`, from notebooks/scores.json) -->", "<!-- scores:end -->"),
     "bench": ("<!-- bench:start (written by `make bench RECORD=1`) -->", "<!-- bench:end -->"),
@@ -92,6 +94,25 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
     if held:
         lines += ["", binder_summary(record, folder)]
     return "\n".join(lines)
+
+
+def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
+    """The front door's table: each lesson with its Colab badge, its minutes in the last full run and its exercises."""
+    import pandas as pd
+
+    repo = repo or configured_repo()
+    rows = []
+    for row in record["notebooks"]:
+        path = folder / row["notebook"]
+        rows.append({"lesson": f"[{notebook_title(path) if path.exists() else row['notebook']}]"
+                               f"(notebooks/{row['notebook']})",
+                     "open in Colab": badge_line(repo, row["notebook"]),
+                     f"minutes on {record['device'].split(' ')[0]}": f"{row['seconds'] / 60:.1f}",
+                     "exercises": ", ".join(exercise_levels(path)) if path.exists() else ""})
+    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left", "left", "right", "left"],
+                                           disable_numparse=True)
+    return (f"{table}\n\nMinutes from the last full run of every lesson ({record['date']}, {record['device']}, "
+            f"model `{record['model']}`); the instructor notes below have the details.")
 
 
 def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
@@ -174,6 +195,8 @@ def update_readme(readme: Path = README, repo: str | None = None) -> list[str]:
         record = json.loads(TIMINGS_FILE.read_text())
         if replace_marked_block(readme, "timings", timing_table(record, repo=repo)):
             changed.append("timings")
+        if replace_marked_block(readme, "lessons", lesson_list(record, repo=repo)):
+            changed.append("lessons")
     scores = json.loads(SCORES_FILE.read_text()) if SCORES_FILE.exists() else None
     if scores is not None and replace_marked_block(readme, "scores", scores_table(scores)):
         changed.append("scores")

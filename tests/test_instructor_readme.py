@@ -65,7 +65,7 @@ def sources(tmp_path, monkeypatch):
     path = tmp_path / "README.md"
     path.write_text("\n\n".join([
         "[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/old/repo/main?urlpath=lab)",
-        block("timings", "old"), block("scores", "old"), block("bench", "old"),
+        block("lessons", "old"), block("timings", "old"), block("scores", "old"), block("bench", "old"),
     ]) + "\n")
     return path, timings, scores, bench
 
@@ -75,9 +75,10 @@ def test_update_readme_pulls_each_block_from_its_file(sources):
     assert readme.update_readme(path, repo=FORK) == ["binder"], "no source files: only the Binder link changes"
     timings.write_text(json.dumps(RECORD))
     (bench / "bench-cpu-2-cores.md").write_text("the bench table\n")
-    assert readme.update_readme(path, repo=FORK) == ["timings", "bench"]
+    assert readme.update_readme(path, repo=FORK) == ["timings", "lessons", "bench"]
     text = path.read_text()
     assert block("timings", readme.timing_table(RECORD, repo=FORK)) in text
+    assert block("lessons", readme.lesson_list(RECORD, repo=FORK)) in text
     assert block("bench", "the bench table") in text
     assert block("scores", "old") in text, "a block without its source file is left alone"
     assert "https://mybinder.org/v2/gh/a-learner/peft-course-fork/main?urlpath=lab" in text
