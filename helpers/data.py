@@ -12,6 +12,7 @@ import os
 import re
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,34 +56,37 @@ def split_path(split: str, folder: Path | None = None) -> Path:
     return (folder or data_dir()) / f"{split}.jsonl"
 
 
-def _check_row(row: Any, where: str) -> dict[str, str]:
+def _check_fields(row: Any, where: str, fields: tuple[str, ...]) -> dict[str, str]:
+    """The ``fields`` of one parsed line, each a non-empty string; anything else names ``where``."""
     if not isinstance(row, dict):
         raise DatasetFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
-    missing = [field for field in FIELDS if field not in row]
+    missing = [field for field in fields if field not in row]
     if missing:
-        raise DatasetFormatError(f"{where}: missing field(s) {missing}; every line needs {list(FIELDS)}")
-    for field in FIELDS:
+        raise DatasetFormatError(f"{where}: missing field(s) {missing}; every line needs {list(fields)}")
+    for field in fields:
         value = row[field]
         if not isinstance(value, str) or not value.strip():
             raise DatasetFormatError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
-    if row["category"] not in CATEGORIES:
-        raise DatasetFormatError(
-            f"{where}: unknown category {row['category']!r}; choose one of {list(CATEGORIES)}"
-        )
-    if row["channel"] not in CHANNELS:
-        raise DatasetFormatError(f"{where}: unknown channel {row['channel']!r}; choose one of {list(CHANNELS)}")
-    return {field: row[field] for field in FIELDS}
+    return {field: row[field] for field in fields}
 
 
-def read_pairs(path: Path | str) -> list[dict[str, str]]:
-    """Read and validate one JSONL file; raise :class:`DatasetFormatError` naming ``file:line``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"dataset file {display_path(path)} does not exist (expected one of {list(SPLITS)}.jsonl)")
+def _check_choice(row: dict[str, str], field: str, choices: tuple[str, ...], where: str) -> None:
+    if row[field] not in choices:
+        raise DatasetFormatError(f"{where}: unknown {field} {row[field]!r}; choose one of {list(choices)}")
+
+
+def _check_row(row: Any, where: str) -> dict[str, str]:
+    checked = _check_fields(row, where, FIELDS)
+    _check_choice(checked, "category", CATEGORIES, where)
+    _check_choice(checked, "channel", CHANNELS, where)
+    return checked
+
+
+def _read_utf8(path: Path) -> str:
+    """The file's text; a file that is not UTF-8 is refused with its line and the fix."""
     raw_bytes = path.read_bytes()
     try:
-        text = raw_bytes.decode("utf-8")
+        return raw_bytes.decode("utf-8")
     except UnicodeDecodeError as error:
         line, byte = raw_bytes[:error.start].count(b"\n") + 1, raw_bytes[error.start]
         raise DatasetFormatError(
@@ -90,9 +94,19 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
             "save the file as UTF-8, e.g. with your editor's 'Save with encoding' or "
             "`iconv -f latin1 -t utf-8 old.jsonl > new.jsonl`"
         ) from None
+
+
+def _read_jsonl(
+    path: Path | str, check_row: Callable[[Any, str], dict[str, str]], splits: tuple[str, ...], noun: str
+) -> list[dict[str, str]]:
+    """Read one JSONL file, checking every line with ``check_row`` and ids for duplicates."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"dataset file {display_path(path)} does not exist (expected one of {list(splits)}.jsonl)")
     rows: list[dict[str, str]] = []
     first_line_of_id: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_read_utf8(path).splitlines(), start=1):
         where = f"{display_path(path)}:{number}"
         if not line.strip():
             raise DatasetFormatError(f"{where}: empty line; remove it")
@@ -100,7 +114,7 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
             raw = json.loads(line)
         except json.JSONDecodeError as error:
             raise DatasetFormatError(f"{where}: malformed JSON ({error.msg} at column {error.colno})") from None
-        row = _check_row(raw, where)
+        row = check_row(raw, where)
         if row["id"] in first_line_of_id:
             raise DatasetFormatError(
                 f"{where}: duplicate id {row['id']!r} (first used on line {first_line_of_id[row['id']]})"
@@ -108,8 +122,13 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
         first_line_of_id[row["id"]] = number
         rows.append(row)
     if not rows:
-        raise DatasetFormatError(f"{display_path(path)}: the file has no pairs")
+        raise DatasetFormatError(f"{display_path(path)}: the file has no {noun}")
     return rows
+
+
+def read_pairs(path: Path | str) -> list[dict[str, str]]:
+    """Read and validate one JSONL file; raise :class:`DatasetFormatError` naming ``file:line``."""
+    return _read_jsonl(path, _check_row, SPLITS, "pairs")
 
 
 def load_split(split: str, folder: Path | None = None) -> Any:
