@@ -3,6 +3,9 @@
 Each JSONL line is ``{"id", "casual", "corporate", "category", "channel"}``. The loader checks
 every line and reports problems as ``file:line``. The one instruction the model is given lives
 here (:data:`SYSTEM_PROMPT`) so training, evaluation and the lessons always agree. Lesson 04.
+
+The preference pairs for DPO (``data/preferences``: a prompt, a chosen and a rejected rewrite,
+the rejected one's flaw) are read and checked the same way by :func:`read_preferences`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,14 @@ CATEGORIES = (
 CHANNELS = ("chat", "email")
 SYSTEM_PROMPT = "Rewrite this message as polite, concise, professional corporate language."
 SHOWCASE_PROMPT = "Yo, I ain't doing that."
+
+PREFERENCE_DIR = REPO_ROOT / "data" / "preferences"
+PREFERENCE_SPLITS = ("train", "test")
+PREFERENCE_FIELDS = ("id", "prompt", "chosen", "rejected", "category", "flaw")
+PREFERENCE_CATEGORIES = ("bad_news", "complaint", "declining", "disagreement", "pushback")
+FLAWS = ("blunt", "fact_changed", "literal", "slangy")
+"""What is wrong with a preference pair's ``rejected`` rewrite (the datasheet defines each)."""
+PAIR_TEXTS = ("prompt", "chosen", "rejected")
 
 
 class DatasetFormatError(ValueError):
@@ -131,6 +142,37 @@ def read_pairs(path: Path | str) -> list[dict[str, str]]:
     return _read_jsonl(path, _check_row, SPLITS, "pairs")
 
 
+def _check_preference(row: Any, where: str) -> dict[str, str]:
+    checked = _check_fields(row, where, PREFERENCE_FIELDS)
+    _check_choice(checked, "category", PREFERENCE_CATEGORIES, where)
+    _check_choice(checked, "flaw", FLAWS, where)
+    if normalise(checked["chosen"]) == normalise(checked["rejected"]):
+        raise DatasetFormatError(
+            f"{where}: 'chosen' and 'rejected' are the same text (ignoring case and punctuation); "
+            "a preference pair needs a worse rejected rewrite"
+        )
+    return checked
+
+
+def read_preferences(path: Path | str) -> list[dict[str, str]]:
+    """Read and validate one preference JSONL file; raise :class:`DatasetFormatError` naming ``file:line``."""
+    return _read_jsonl(path, _check_preference, PREFERENCE_SPLITS, "preference pairs")
+
+
+def preference_split_path(split: str, folder: Path | None = None) -> Path:
+    """Path of one preference split (``train`` or ``test``); unknown split names are refused."""
+    if split not in PREFERENCE_SPLITS:
+        raise ValueError(f"unknown preference split {split!r}; choose one of {list(PREFERENCE_SPLITS)}")
+    return (folder or PREFERENCE_DIR) / f"{split}.jsonl"
+
+
+def load_preferences(split: str, folder: Path | None = None) -> Any:
+    """One validated preference split as a ``datasets.Dataset`` with the columns of :data:`PREFERENCE_FIELDS`."""
+    from datasets import Dataset
+
+    return Dataset.from_list(read_preferences(preference_split_path(split, folder)))
+
+
 def load_split(split: str, folder: Path | None = None) -> Any:
     """One validated split as a ``datasets.Dataset`` with the columns of :data:`FIELDS`."""
     from datasets import Dataset
@@ -201,6 +243,57 @@ def statistics_markdown(folder: Path | None = None) -> str:
         lines.append(f"| {category} | {counts} |")
     return "\n".join(lines)
 
+
+def _word_stats(texts: list[str]) -> dict[str, float]:
+    """Mean, median, min and max whitespace word count of ``texts``."""
+    counts = [len(text.split()) for text in texts]
+    return {"mean": statistics.mean(counts), "median": statistics.median(counts), "min": min(counts),
+            "max": max(counts)}
+
+
+def preference_statistics(folder: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Per preference split: pair count, category and flaw counts, word lengths of prompt/chosen/rejected."""
+    stats: dict[str, dict[str, Any]] = {}
+    for split in PREFERENCE_SPLITS:
+        rows = read_preferences(preference_split_path(split, folder))
+        stats[split] = {
+            "pairs": len(rows),
+            "categories": dict(sorted(Counter(row["category"] for row in rows).items())),
+            "flaws": dict(sorted(Counter(row["flaw"] for row in rows).items())),
+            **{f"{field}_words": _word_stats([row[field] for row in rows]) for field in PAIR_TEXTS},
+            "rejected_words_by_flaw": {
+                flaw: statistics.mean(len(row["rejected"].split()) for row in rows if row["flaw"] == flaw)
+                for flaw in FLAWS if any(row["flaw"] == flaw for row in rows)
+            },
+        }
+    return stats
+
+
+def preference_statistics_markdown(folder: Path | None = None) -> str:
+    """The preference datasheet's tables, computed from the files (a test keeps them in sync)."""
+    stats, splits = preference_statistics(folder), PREFERENCE_SPLITS
+    lines = [
+        "| split | pairs | prompt words (mean / min / max) | chosen words (mean / median / max) "
+        "| rejected words (mean / median / max) | chosen ÷ rejected (mean words) |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for split, s in stats.items():
+        pw, cw, rw = s["prompt_words"], s["chosen_words"], s["rejected_words"]
+        lines.append(
+            f"| {split} | {s['pairs']} | {pw['mean']:.1f} / {pw['min']} / {pw['max']} "
+            f"| {cw['mean']:.1f} / {cw['median']:g} / {cw['max']} | {rw['mean']:.1f} / {rw['median']:g} / {rw['max']} "
+            f"| {cw['mean'] / rw['mean']:.2f} |"
+        )
+    lines += ["", "| category | train | test |", "|---|---:|---:|"]
+    for category in PREFERENCE_CATEGORIES:
+        counts = " | ".join(str(stats[sp]["categories"].get(category, 0)) for sp in splits)
+        lines.append(f"| {category} | {counts} |")
+    lines += ["", "| flaw | train | test | rejected words, mean (train / test) |", "|---|---:|---:|---|"]
+    for flaw in FLAWS:
+        counts = " | ".join(str(stats[sp]["flaws"].get(flaw, 0)) for sp in splits)
+        means = " / ".join(f"{stats[sp]['rejected_words_by_flaw'].get(flaw, 0):.1f}" for sp in splits)
+        lines.append(f"| {flaw} | {counts} | {means} |")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     print(statistics_markdown())
