@@ -28,6 +28,7 @@ def test_offline_kit_parts_join_into_the_course_and_its_wheels(tmp_path):
     arguments = (tmp_path / "pip.log").read_text().split()
     assert arguments[:2] == ["download", "--quiet"] and "--no-deps" in arguments
     assert arguments[arguments.index("--python-version") + 1] == "3.12"
+    assert arguments[arguments.index("-r") + 1] == str(REPO_ROOT / "constraints.txt")
     parts = sorted(out.glob("course-kit.tar.part-*"))
     assert len(parts) >= 2 and all(p.stat().st_size <= 500 * 1024 for p in parts)
     subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=out, check=True)
@@ -35,7 +36,4 @@ def test_offline_kit_parts_join_into_the_course_and_its_wheels(tmp_path):
     joined.write_bytes(b"".join(p.read_bytes() for p in parts))
     with tarfile.open(joined) as tar:
         names = set(tar.getnames())
-        pins = tar.extractfile("wheels/requirements.txt").read().decode().split()
     assert {"course/constraints.txt", "course/Makefile", "wheels/fakepkg-1.0-py3-none-any.whl"} <= names
-    assert any(pin.startswith("peft==") for pin in pins)
-    assert all("==" in pin for pin in pins), "only the pins, no comments"

