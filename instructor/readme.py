@@ -65,7 +65,7 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
         lines.append("*Resident*: the kernel's peak resident memory, which also counts pages of the weights file "
                      "the system can drop and read again. *Held*: the peak of the anonymous memory of the kernel "
                      "and the processes it starts, sampled every 20 ms: what a memory limit such as Binder's "
-                     "2 GB cannot reclaim (`instructor/kernel_memory.py`).")
+                     "2 GB cannot reclaim (`helpers.memory.process_memory`).")
     solutions = [row.get("solution_seconds") for row in record["notebooks"]]
     split = all(seconds is not None for seconds in solutions)
     columns = (["in solutions"] if split else []) + (["peak resident"] if peak else []) + (
