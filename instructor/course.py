@@ -1,11 +1,9 @@
 """Run the whole course headless, the way an instructor does before class.
 
-``python -m instructor.course run`` (``make course``) executes every numbered notebook in order
-(in place, so the committed notebooks are the executed ones), exports HTML copies to
-``build/html/``, records the seconds each took and the peak memory of its kernel (resident, and anonymous: see
-:func:`helpers.memory.process_memory`) in ``notebooks/timings.json`` and rewrites the README's generated blocks
-from their files.
-``python -m instructor.course clean`` removes what the lessons generated.
+``python -m instructor.course run`` (``make course``) executes every numbered notebook in order (in place, so
+the committed notebooks are the executed ones), exports HTML copies to ``build/html/``, records the seconds each
+took and its kernel's peak memory (:func:`helpers.memory.process_memory`) in ``notebooks/timings.json`` and
+rewrites the README's generated blocks. ``python -m instructor.course clean`` removes what the lessons generated.
 """
 
 from __future__ import annotations
@@ -124,18 +122,13 @@ def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
         print(f"running {path.name} ...", flush=True)
         run = execute_notebook(path, record_scores=whole_course)
         export_html(path, BUILD_DIR / "html")
-        row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
-        if run.solution_seconds is not None:
-            row["solution_seconds"] = round(run.solution_seconds, 1)
-        if run.peak_bytes is not None:
-            row["peak_bytes"] = run.peak_bytes
-        if run.peak_anon_bytes is not None:
-            row["peak_anon_bytes"] = run.peak_anon_bytes
-            row["peak_anon_cell"] = run.peak_anon_cell
-        rows.append(row)
-        peak = f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident" if run.peak_bytes is not None else ""
-        if run.peak_anon_bytes is not None:
-            peak += f", {run.peak_anon_bytes / 1e9:.2f} GB anonymous (cell {run.peak_anon_cell})"
+        row = {"notebook": path.name, "seconds": round(run.seconds, 1),
+               "solution_seconds": None if run.solution_seconds is None else round(run.solution_seconds, 1),
+               "peak_bytes": run.peak_bytes, "peak_anon_bytes": run.peak_anon_bytes,
+               "peak_anon_cell": run.peak_anon_cell}
+        rows.append({key: value for key, value in row.items() if value is not None})
+        peak = (f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident, {run.peak_anon_bytes / 1e9:.2f} GB anonymous "
+                f"(cell {run.peak_anon_cell})" if run.peak_bytes is not None else "")
         print(f"  {run.seconds:6.1f} s{peak}", flush=True)
     from helpers.models import resolve_model
     from helpers.runtime import describe_machine
