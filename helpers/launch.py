@@ -16,7 +16,7 @@ import torch
 ACCELERATE_CONFIGS = Path("configs") / "accelerate"
 CPU_DEMO_PROCESSES = 2
 # Two CPU training processes of configs/train/smoke_test.yaml next to lesson 07's kernel held about 3 GB of
-# anonymous memory together (make course, instructor.kernel_memory); below this limit lesson 07 runs one process.
+# anonymous memory together (make course, helpers.memory.process_memory); below this limit lesson 07 runs one process.
 CPU_DEMO_MIN_MEMORY = 4_000_000_000
 
 

@@ -1,8 +1,11 @@
-"""Measure what things cost: parameters, bytes in memory, bytes on disk.
+"""Measure what things cost: parameters, bytes in memory, bytes on disk, and what a process holds.
 
 Counting parameters of a 4-bit model needs care: bitsandbytes packs two 4-bit values into one
 uint8, so ``numel()`` of a ``Params4bit`` is half the logical count. Predicting what *training* will
 need is :mod:`helpers.budget`'s job (the course's one memory estimator). Lessons 01, 02, 04 and 05.
+
+:func:`process_memory` is the course's one process-memory meter (psutil; on GPUs ``torch.cuda``'s own
+counters): ``make course`` samples a lesson's kernel with :class:`PeakSampler`.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ import contextlib
 import ctypes
 import gc
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -105,3 +109,80 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable")
+
+
+class ProcessMemory(NamedTuple):
+    """Bytes a process (and, when asked, its descendants) holds now.
+
+    ``resident`` is the resident set; ``anonymous`` is the part that is no file's page (tensors, optimizer
+    states, Python objects): on Linux resident minus file-backed and shared pages (``RssAnon``), elsewhere the
+    resident set. Under a container's memory limit (Binder's ~2 GB) the system can drop a mapped weights file's
+    clean pages and read them again, never anonymous memory: that is the number that decides whether a lesson
+    survives.
+    """
+
+    resident: int
+    anonymous: int
+
+
+def process_memory(pid: int | None = None, *, children: bool = False) -> ProcessMemory | None:
+    """What process ``pid`` (this one by default) holds now, with its descendants if ``children``; None if gone."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        processes = [process, *process.children(recursive=True)] if children else [process]
+        first = process.memory_info()
+    except psutil.Error:
+        return None
+    resident = anonymous = 0
+    for index, each in enumerate(processes):
+        try:
+            info = first if index == 0 else each.memory_info()
+        except psutil.Error:  # a child that ended meanwhile
+            continue
+        resident += info.rss
+        anonymous += info.rss - getattr(info, "shared", 0)
+    return ProcessMemory(resident, anonymous)
+
+
+class PeakSampler:
+    """Samples a process tree's memory every ``interval`` seconds in a background thread: the peak resident
+    memory of the process itself, the peak anonymous memory of the tree, and that peak while each marked step
+    (a notebook cell) ran. A peak that lasts less than ``interval`` can be missed."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak: int | None = None
+        self.peak_resident: int | None = None
+        self.peak_by_step: dict[int, int] = {}
+        self._step = -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        own, tree = process_memory(self.pid), process_memory(self.pid, children=True)
+        if own is None or tree is None:
+            return
+        self.peak_resident = max(self.peak_resident or 0, own.resident)
+        self.peak = max(self.peak or 0, tree.anonymous)
+        self.peak_by_step[self._step] = max(self.peak_by_step.get(self._step, 0), tree.anonymous)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def mark(self, step: int) -> None:
+        """Samples from now on belong to ``step``."""
+        self._sample()
+        self._step = step
+
+    def __enter__(self) -> PeakSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()

@@ -1,11 +1,9 @@
 """Run the whole course headless, the way an instructor does before class.
 
-``python -m instructor.course run`` (``make course``) executes every numbered notebook in order
-(in place, so the committed notebooks are the executed ones), exports HTML copies to
-``build/html/``, records the seconds each took and the peak memory of its kernel (resident, and anonymous: see
-``instructor.kernel_memory``) in
-``notebooks/timings.json`` and rewrites the README's generated blocks from their files.
-``python -m instructor.course clean`` removes what the lessons generated.
+``python -m instructor.course run`` (``make course``) executes every numbered notebook in order (in place, so
+the committed notebooks are the executed ones), exports HTML copies to ``build/html/``, records the seconds each
+took and its kernel's peak memory (:func:`helpers.memory.process_memory`) in ``notebooks/timings.json`` and
+rewrites the README's generated blocks. ``python -m instructor.course clean`` removes what the lessons generated.
 """
 
 from __future__ import annotations
@@ -20,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpers.memory import PeakSampler
 from helpers.paths import REPO_ROOT
 from instructor import readme, scores
-from instructor.kernel_memory import TreeMemorySampler, anonymous_bytes, status_bytes
 from instructor.notebooks import lesson_notebooks, solution_seconds
 
 BUILD_DIR = REPO_ROOT / "build"
@@ -39,11 +37,6 @@ class NotebookRun:
     peak_anon_cell: int | None = None
     anon_by_cell: dict[int, int] = field(default_factory=dict)
     solution_seconds: float | None = None
-
-
-def peak_rss_bytes(pid: int) -> int | None:
-    """The most resident memory process ``pid`` has held so far (Linux ``VmHWM``); None where it cannot be read."""
-    return status_bytes(pid, "VmHWM")
 
 
 def tidy_stream_outputs(notebook) -> None:
@@ -69,10 +62,10 @@ def tidy_stream_outputs(notebook) -> None:
 def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = False) -> NotebookRun:
     """Execute one notebook in place (kernel started in its folder); return its seconds and memory peaks.
 
-    The resident peak is read from the kernel process after every cell (its high-water mark only grows).
-    The anonymous peak is sampled every 20 ms over the kernel and its child processes (lesson 07's training
-    launch included): what a container's memory limit cannot reclaim (``instructor.kernel_memory``).
-    With ``record_scores``, the lesson's recorder (``instructor.scores``) runs in its kernel after the last cell.
+    Both peaks are sampled every 20 ms (:class:`helpers.memory.PeakSampler`): the kernel's resident memory, and
+    the anonymous memory of the kernel and its child processes (lesson 07's training launch included), which a
+    container's memory limit cannot reclaim. With ``record_scores``, the lesson's recorder
+    (``instructor.scores``) runs in its kernel after the last cell.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -83,29 +76,14 @@ def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = F
         notebook.cells.append(nbformat.v4.new_code_cell(recorder))
     resources = {"metadata": {"path": str(path.parent)}}
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources=resources)
-    peaks = []
-    sampler: list[TreeMemorySampler] = []
-
-    def kernel_pid() -> int | None:
-        return getattr(getattr(client.km, "provisioner", None), "pid", None)
+    sampler: list[PeakSampler] = []
 
     def start_sampling(**_) -> None:
-        if (pid := kernel_pid()) and anonymous_bytes(pid) is not None:
-            sampler.append(TreeMemorySampler(pid).__enter__())
-
-    def mark_cell(cell_index: int, **_) -> None:
-        if sampler:
-            sampler[0].mark(cell_index)
-
-    def record_peak(**_) -> None:
-        pid = kernel_pid()
-        peak = peak_rss_bytes(pid) if pid else None
-        if peak is not None:
-            peaks.append(peak)
+        if pid := getattr(getattr(client.km, "provisioner", None), "pid", None):
+            sampler.append(PeakSampler(pid).__enter__())
 
     client.on_notebook_start = start_sampling
-    client.on_cell_start = mark_cell
-    client.on_cell_executed = record_peak
+    client.on_cell_start = lambda cell_index, **_: sampler and sampler[0].mark(cell_index)
     start = time.perf_counter()
     try:
         client.execute()
@@ -116,12 +94,11 @@ def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = F
             sampler[0].__exit__()
         tidy_stream_outputs(notebook)
         nbformat.write(notebook, path)
-    run = NotebookRun(time.perf_counter() - start, max(peaks) if peaks else None,
-                      solution_seconds=solution_seconds(notebook))
+    run = NotebookRun(time.perf_counter() - start, solution_seconds=solution_seconds(notebook))
     if sampler and sampler[0].peak is not None:
         by_cell = sampler[0].peak_by_step
-        run.peak_anon_bytes, run.peak_anon_cell = sampler[0].peak, max(by_cell, key=by_cell.get)
-        run.anon_by_cell = dict(by_cell)
+        run.peak_bytes, run.peak_anon_bytes = sampler[0].peak_resident, sampler[0].peak
+        run.peak_anon_cell, run.anon_by_cell = max(by_cell, key=by_cell.get), dict(by_cell)
     return run
 
 
@@ -145,18 +122,13 @@ def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
         print(f"running {path.name} ...", flush=True)
         run = execute_notebook(path, record_scores=whole_course)
         export_html(path, BUILD_DIR / "html")
-        row = {"notebook": path.name, "seconds": round(run.seconds, 1)}
-        if run.solution_seconds is not None:
-            row["solution_seconds"] = round(run.solution_seconds, 1)
-        if run.peak_bytes is not None:
-            row["peak_bytes"] = run.peak_bytes
-        if run.peak_anon_bytes is not None:
-            row["peak_anon_bytes"] = run.peak_anon_bytes
-            row["peak_anon_cell"] = run.peak_anon_cell
-        rows.append(row)
-        peak = f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident" if run.peak_bytes is not None else ""
-        if run.peak_anon_bytes is not None:
-            peak += f", {run.peak_anon_bytes / 1e9:.2f} GB anonymous (cell {run.peak_anon_cell})"
+        row = {"notebook": path.name, "seconds": round(run.seconds, 1),
+               "solution_seconds": None if run.solution_seconds is None else round(run.solution_seconds, 1),
+               "peak_bytes": run.peak_bytes, "peak_anon_bytes": run.peak_anon_bytes,
+               "peak_anon_cell": run.peak_anon_cell}
+        rows.append({key: value for key, value in row.items() if value is not None})
+        peak = (f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident, {run.peak_anon_bytes / 1e9:.2f} GB anonymous "
+                f"(cell {run.peak_anon_cell})" if run.peak_bytes is not None else "")
         print(f"  {run.seconds:6.1f} s{peak}", flush=True)
     from helpers.models import resolve_model
     from helpers.runtime import describe_machine

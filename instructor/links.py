@@ -1,12 +1,10 @@
-"""The notebooks' Colab and Binder links and Colab install cells, kept in line with one configured GitHub repository.
+"""The notebooks' Colab badges and install cells, kept in line with one GitHub repository: ``pyproject.toml``'s
+``[tool.course] github_repo``.
 
-The repository is configured once, in ``pyproject.toml`` (``[tool.course] github_repo``).
-``python -m instructor.links sync [--repo owner/name]`` (``make colab-links``) writes it into every
-lesson's "Open in Colab" badge, and writes every lesson's Colab install cell from one template,
-:data:`INSTALL_CELL`; ``python -m instructor.links check`` lists the notebooks that disagree. Student
-copies (:mod:`instructor.student`) get the same badge and cell, pointing at the folder where an
-instructor publishes them (``[tool.course] student_path``). The README's Colab and Binder links are generated blocks,
-rewritten by the one README writer, :mod:`instructor.readme`, which reads the repository from here.
+``python -m instructor.links sync [--repo owner/name]`` (``make colab-links``) writes it into every lesson's
+"Open in Colab" badge and writes every Colab install cell from one template, :data:`INSTALL_CELL`; ``check``
+lists the notebooks that disagree. Student copies (:mod:`instructor.student`) get the same badge and cell,
+pointing at ``[tool.course] student_path``; the README's links are rewritten by :mod:`instructor.readme`.
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import argparse
 import re
 import string
 import sys
+import tomllib
 from pathlib import Path
 
 from helpers.paths import REPO_ROOT
@@ -62,26 +61,17 @@ def check_repo(repo: str) -> str:
     return repo
 
 
-def _course_table_text(text: str) -> tuple[int, int] | None:
-    """Start and end offsets of the ``[tool.course]`` table's body in a pyproject text, if it has one."""
-    header = re.search(r"^\[tool\.course\][ \t]*$", text, re.MULTILINE)
-    if header is None:
-        return None
-    following = re.search(r"^\[", text[header.end():], re.MULTILINE)
-    end = header.end() + following.start() if following else len(text)
-    return header.end(), end
+def course_settings(pyproject: Path = PYPROJECT) -> dict:
+    """``pyproject``'s ``[tool.course]`` table."""
+    return tomllib.loads(Path(pyproject).read_text()).get("tool", {}).get("course", {})
 
 
 def configured_repo(pyproject: Path = PYPROJECT) -> str:
     """The GitHub ``owner/name`` in ``pyproject``'s ``[tool.course] github_repo``."""
-    text = Path(pyproject).read_text()
-    import tomllib
-
-    repo = tomllib.loads(text).get("tool", {}).get("course", {}).get("github_repo")
+    repo = course_settings(pyproject).get("github_repo")
     if repo is None:
-        raise ValueError(
-            f"{pyproject} configures no GitHub repository; add\n[tool.course]\ngithub_repo = \"owner/name\""
-        )
+        raise ValueError(f"{pyproject} configures no GitHub repository; add\n"
+                         "[tool.course]\ngithub_repo = \"owner/name\"")
     return check_repo(repo)
 
 
@@ -91,10 +81,7 @@ def configured_student_path(pyproject: Path = PYPROJECT) -> str:
     One folder at the top of the repository, next to ``notebooks/``, so that a lesson's relative links
     (``../data/...``) work from the copies too.
     """
-    import tomllib
-
-    course = tomllib.loads(Path(pyproject).read_text()).get("tool", {}).get("course", {})
-    folder = course.get("student_path", DEFAULT_STUDENT_PATH)
+    folder = course_settings(pyproject).get("student_path", DEFAULT_STUDENT_PATH)
     if not isinstance(folder, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", folder) or folder in {
         LESSON_FOLDER, "data", "helpers", "programs", "instructor", "configs", "tests",
     }:
@@ -110,18 +97,13 @@ def set_configured_repo(repo: str, pyproject: Path = PYPROJECT) -> bool:
     check_repo(repo)
     pyproject = Path(pyproject)
     text = pyproject.read_text()
-    span = _course_table_text(text)
-    body = text[span[0]:span[1]] if span else ""
-    if not re.search(r'^github_repo\s*=\s*"[^"]*"', body, re.MULTILINE):
-        raise ValueError(
-            f"{pyproject} has no [tool.course] github_repo line to update; add\n"
-            "[tool.course]\ngithub_repo = \"owner/name\""
-        )
-    new_body = re.sub(r'^(github_repo\s*=\s*)"[^"]*"', rf'\g<1>"{repo}"', body, count=1, flags=re.MULTILINE)
-    if new_body == body:
-        return False
-    pyproject.write_text(text[: span[0]] + new_body + text[span[1]:])
-    return True
+    new, found = re.subn(r'^(github_repo\s*=\s*)"[^"]*"', rf'\g<1>"{repo}"', text, count=1, flags=re.MULTILINE)
+    if not found:
+        raise ValueError(f"{pyproject} has no [tool.course] github_repo line to update; add\n"
+                         "[tool.course]\ngithub_repo = \"owner/name\"")
+    if new != text:
+        pyproject.write_text(new)
+    return new != text
 
 
 # --- the notebooks' links ------------------------------------------------------------------------
@@ -220,30 +202,6 @@ def find_mismatches(repo: str | None = None, folder: Path = NOTEBOOK_DIR) -> lis
 # --- command line --------------------------------------------------------------------------------
 
 
-def _sync_command(repo: str | None) -> int:
-    if repo is not None and set_configured_repo(repo, PYPROJECT):
-        print(f"{PYPROJECT.name}: github_repo = {repo!r}")
-    repo = configured_repo(PYPROJECT)
-    changed = sync_all(repo, NOTEBOOK_DIR)
-    for path in changed:
-        print(f"updated {path.name}")
-    print(f"{len(changed)} notebook(s) changed; every Colab link points at {repo}.")
-    print("The README's links follow with `python -m instructor.readme` (make colab-links runs both).")
-    return 0
-
-
-def _check_command() -> int:
-    repo = configured_repo(PYPROJECT)
-    problems = find_mismatches(repo, NOTEBOOK_DIR)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print("Fix with: python -m instructor.links sync (or make colab-links)")
-        return 1
-    print(f"Every notebook's Colab links point at {repo}.")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m instructor.links", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,16 +210,22 @@ def main(argv: list[str] | None = None) -> int:
     sync.add_argument("--repo", help="owner/name: first make this the configured repo in pyproject.toml")
     commands.add_parser("check", help="list notebooks whose Colab links disagree with the configured repo")
     args = parser.parse_args(argv)
-    if args.command == "sync" and args.repo is not None:
-        try:
-            check_repo(args.repo)
-        except ValueError as error:
-            parser.error(str(error))
     try:
-        return _sync_command(args.repo) if args.command == "sync" else _check_command()
+        if args.command == "sync" and args.repo is not None and set_configured_repo(args.repo, PYPROJECT):
+            print(f"{PYPROJECT.name}: github_repo = {args.repo!r}")
+        repo = configured_repo(PYPROJECT)
+        changed = sync_all(repo, NOTEBOOK_DIR) if args.command == "sync" else []
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        parser.error(str(error))
+    if args.command == "sync":
+        print("".join(f"updated {path.name}\n" for path in changed)
+              + f"{len(changed)} notebook(s) changed; every Colab link points at {repo}.\n"
+              "The README's links follow with `python -m instructor.readme` (make colab-links runs both).")
+        return 0
+    problems = find_mismatches(repo, NOTEBOOK_DIR)
+    print("\n".join([*problems, "Fix with: python -m instructor.links sync (or make colab-links)"]) if problems
+          else f"Every notebook's Colab links point at {repo}.")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

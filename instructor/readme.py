@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.paths import REPO_ROOT
+from helpers.tables import markdown_table
 from instructor.links import badge_line, configured_repo
 from instructor.notebooks import NOTEBOOK_DIR, SOLUTION_TAG, exercise_levels, notebook_title
 from instructor.scores import SCORES_FILE
@@ -67,26 +68,25 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
         lines.append("*Resident*: the kernel's peak resident memory, which also counts pages of the weights file "
                      "the system can drop and read again. *Held*: the peak of the anonymous memory of the kernel "
                      "and the processes it starts, sampled every 20 ms: what a memory limit such as Binder's "
-                     "2 GB cannot reclaim (`instructor/kernel_memory.py`).")
+                     "2 GB cannot reclaim (`helpers.memory.process_memory`).")
     solutions = [row.get("solution_seconds") for row in record["notebooks"]]
     split = all(seconds is not None for seconds in solutions)
-    columns = (["in solutions"] if split else []) + (["peak resident"] if peak else []) + (
-        ["peak held"] if held else [])
-    lines += [
-        "",
-        "| lesson | Colab | seconds | " + "".join(f"{c} | " for c in columns) + "exercises |",
-        "|---|---|---:|" + "---:|" * len(columns) + "---|",
-    ]
     repo = repo or configured_repo()
+    rows = []
     for row, in_solutions in zip(record["notebooks"], solutions, strict=True):
         path = folder / row["notebook"]
         title = notebook_title(path) if path.exists() else row["notebook"]
-        stars = ", ".join(exercise_levels(path)) if path.exists() else ""
-        extra = f" {in_solutions:.0f} |" if split else ""
-        extra += f" {row['peak_bytes'] / 1e9:.2f} GB |" if peak else ""
-        extra += f" {row['peak_anon_bytes'] / 1e9:.2f} GB |" if held else ""
-        lines.append(f"| [{title}](notebooks/{row['notebook']}) | {badge_line(repo, row['notebook'])} "
-                     f"| {row['seconds']:.0f} |{extra} {stars} |")
+        cells = {"lesson": f"[{title}](notebooks/{row['notebook']})",
+                 "Colab": badge_line(repo, row["notebook"]), "seconds": f"{row['seconds']:.0f}"}
+        if split:
+            cells["in solutions"] = f"{in_solutions:.0f}"
+        if peak:
+            cells["peak resident"] = f"{row['peak_bytes'] / 1e9:.2f} GB"
+        if held:
+            cells["peak held"] = f"{row['peak_anon_bytes'] / 1e9:.2f} GB"
+        cells["exercises"] = ", ".join(exercise_levels(path)) if path.exists() else ""
+        rows.append(cells)
+    lines += ["", markdown_table(rows, align=["left", "left", *["right"] * (len(rows[0]) - 3), "left"], compact=True)]
     if split:
         in_solutions = sum(solutions)
         lines += ["", f"The exercises' solution cells took {in_solutions / 60:.1f} of those minutes; without them "
@@ -98,8 +98,6 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str 
 
 def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
     """The front door's table: each lesson with its Colab badge, its minutes in the last full run and its exercises."""
-    import pandas as pd
-
     repo = repo or configured_repo()
     rows = []
     for row in record["notebooks"]:
@@ -109,8 +107,7 @@ def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str |
                      "open in Colab": badge_line(repo, row["notebook"]),
                      f"minutes on {record['device'].split(' ')[0]}": f"{row['seconds'] / 60:.1f}",
                      "exercises": ", ".join(exercise_levels(path)) if path.exists() else ""})
-    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left", "left", "right", "left"],
-                                           disable_numparse=True)
+    table = markdown_table(rows, align=["left", "left", "right", "left"], compact=True)
     return (f"{table}\n\nMinutes from the last full run of every lesson ({record['date']}, {record['device']}, "
             f"model `{record['model']}`); the instructor notes below have the details.")
 
@@ -137,7 +134,6 @@ def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
 
 def scores_table(scores: dict[str, Any]) -> str:
     """The Corporate Translator's scores on the whole test split, one row per system (``notebooks/scores.json``)."""
-    import pandas as pd
 
     systems = {"copy_input": "copy the input", "base": "base model", "fine_tuned": "fine-tuned (adapter)",
                "merged": "merged model (what ships)"}
@@ -154,7 +150,7 @@ def scores_table(scores: dict[str, Any]) -> str:
             "on task": f"{scores['on_task'][key]:.0%}",
             "facts kept": f"{scores['facts_kept'][key]:.0%}",
         })
-    table = pd.DataFrame(rows).to_markdown(index=False, colalign=["left"] + ["right"] * 5, disable_numparse=True)
+    table = markdown_table(rows)
     targets = "\n".join(f"- {target}: **{'reached' if reached else 'not reached'}**"
                         for target, reached in scores.get("targets", {}).items())
     showcase = scores.get("showcase", {})

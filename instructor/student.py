@@ -1,19 +1,11 @@
-"""Student copies of the lessons: the exercises without their answers.
+"""Student copies of the lessons: the exercises without their answers (``make student``).
 
-The instructor notebooks in ``notebooks/`` hold each exercise's answer in a code cell tagged
-``solution`` (its self-check ``assert`` included). ``python -m instructor.student`` (or
-``make student``) writes copies in which every solution cell is replaced by a one-line ``# TODO``
-cell tagged ``todo`` (a markdown cell tagged ``solution``, an answer's explanation, is left out) and
-every output is cleared, so nothing of an answer leaks. The instructor
-notebooks are never written to.
-
-The copies are made for where they are published: the folder ``[tool.course] student_path`` of
-``pyproject.toml`` (default ``student/``) at the top of the configured GitHub repository, which is
-also where they are written by default. Their "Open in Colab" badge and Colab install cell point
-there (:func:`instructor.links.set_colab_cells`). That folder sits next to ``notebooks/``, so links
-such as ``../data/...`` work unchanged; a link to a file beside the lessons (``scores.json``) is
-rewritten to reach it from there, and a link to another lesson opens that lesson's student copy.
-Commit the folder to publish it.
+Every code cell tagged ``solution`` becomes a one-line ``# TODO`` cell tagged ``todo`` (a markdown cell tagged
+``solution``, an answer's explanation, is left out) and every output is cleared, so nothing of an answer leaks;
+the instructor notebooks are never written to. The copies go where they are published, ``[tool.course]
+student_path`` (default ``student/``, next to ``notebooks/`` so ``../data/...`` links still work), and their
+Colab badge and install cell point there. A link to a file beside the lessons is rewritten to reach it from
+there; a link to another lesson opens that lesson's student copy. Commit the folder to publish it.
 """
 
 from __future__ import annotations

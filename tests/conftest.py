@@ -1,9 +1,8 @@
 """Shared fixtures: a tiny random Llama built from a config (no download, milliseconds to build).
 
-Also the switch for tests marked ``slow``: they run only with COURSE_SLOW_TESTS=1.
+Also the selection of tests marked ``slow`` (fresh environments, large downloads): deselected unless the ``-m``
+expression names them (``pytest -m slow``), whatever else ``-m`` says (``make check`` gives ``-m "not heavy"``).
 """
-
-import os
 
 import pytest
 import torch
@@ -30,14 +29,11 @@ def tiny_llama(tiny_llama_config) -> LlamaForCausalLM:
     return LlamaForCausalLM(tiny_llama_config).eval()
 
 
-SLOW_TESTS_ENV = "COURSE_SLOW_TESTS"
-
-
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked ``slow`` (fresh environments, large downloads) unless COURSE_SLOW_TESTS=1."""
-    if os.environ.get(SLOW_TESTS_ENV) == "1":
+    """Deselect the tests marked ``slow`` unless ``-m`` mentions ``slow``."""
+    if "slow" in (config.option.markexpr or ""):
         return
-    skip = pytest.mark.skip(reason=f"slow: set {SLOW_TESTS_ENV}=1 to run")
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(skip)
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]

@@ -2,7 +2,7 @@
 
 The cell's Python is run here with IPython's own transformation of ``%run``, a faked ``google.colab`` module
 and a local git repository in place of GitHub, so a failed clone, a fresh clone and a second run are all seen.
-Student copies open themselves (not the solutions) from their badges, and a fork's checks pass the same way.
+Student copies open themselves (not the solutions) from their badges (a fork: tests/test_instructor_links.py).
 """
 
 import os
@@ -205,23 +205,6 @@ def test_student_path_defaults_to_student(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.course]\ngithub_repo = "o/n"\n')
     assert links.configured_student_path(pyproject) == "student"
-
-
-# --- a fork ---------------------------------------------------------------------------------------
-
-
-def test_a_fork_passes_the_same_checks(notebook_copies, tmp_path, monkeypatch, capsys):
-    """After `make colab-links REPO=<fork>` the checks read the fork from pyproject.toml, not the original repo."""
-    pyproject = tmp_path / "pyproject.toml"
-    shutil.copy(links.PYPROJECT, pyproject)
-    monkeypatch.setattr(links, "PYPROJECT", pyproject)
-    monkeypatch.setattr(links, "NOTEBOOK_DIR", notebook_copies)
-    assert links.main(["sync", "--repo", FORK]) == 0
-    assert links.configured_repo(pyproject) == FORK
-    assert links.main(["check"]) == 0
-    monkeypatch.setattr(links, "configured_repo", lambda pyproject=pyproject: FORK)
-    copies = student.make_student_copies(notebook_copies, tmp_path / "student")
-    assert all(f"github.com/{FORK}" in install_source(path) for path in copies)
 
 
 def test_no_test_hard_codes_the_configured_repo():

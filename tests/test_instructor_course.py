@@ -2,7 +2,6 @@
 tested in test_instructor_readme.py)."""
 
 import io
-import os
 
 import pytest
 
@@ -144,24 +143,6 @@ def test_a_partial_run_records_nothing(fake_run):
 # --- what a lesson costs: seconds and the kernel's peak memory -----------------------------------------------
 
 
-def test_peak_rss_of_a_short_process(tmp_path):
-    """A child that touches 300 MB: its high-water mark is read while it runs, and nothing once it is gone."""
-    import subprocess
-    import sys
-
-    if not os.path.exists("/proc/self/status"):
-        pytest.skip("peak memory is read from /proc (Linux)")
-    code = "import sys; b = bytearray(300_000_000); print('ready', flush=True); del b; sys.stdin.read()"
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        peak = course.peak_rss_bytes(child.pid)
-        assert 300_000_000 <= peak < 1_000_000_000
-    finally:
-        child.communicate("")
-    assert course.peak_rss_bytes(child.pid) is None
-
-
 def test_stream_outputs_are_stored_as_a_reader_sees_them():
     import nbformat
 
@@ -181,11 +162,10 @@ def test_stream_outputs_are_stored_as_a_reader_sees_them():
 
 
 def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
-    """A real kernel: the peak is that of the kernel process, which held a 250 MB buffer for a moment."""
+    """A real kernel that holds a 250 MB buffer for 0.3 s: both peaks are the buffer plus the kernel's own memory
+    (an idle ipykernel holds under 300 MB), and the anonymous peak is that of cell 0."""
     import nbformat
 
-    if not os.path.exists("/proc/self/status"):
-        pytest.skip("peak memory is read from /proc (Linux)")
     path = tmp_path / "00_probe.ipynb"
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell("import time\nbuffer = bytearray(250_000_000)\ntime.sleep(0.3)\n"
@@ -194,9 +174,9 @@ def test_executing_a_notebook_records_its_kernels_peak(tmp_path):
     notebook.cells[0].metadata["tags"] = ["solution"]  # its 0.3 s count as an exercise's solution
     nbformat.write(notebook, path)
     run = course.execute_notebook(path, timeout=120)
-    assert run.seconds > 0 and 250_000_000 <= run.peak_bytes < 2_000_000_000
+    assert run.seconds > 0 and 250_000_000 <= run.peak_bytes < 550_000_000
     # the sampler saw the buffer while cell 0 held it (the cell sleeps so that a 20 ms sampler cannot miss it)
-    assert run.peak_anon_cell == 0 and 250_000_000 <= run.peak_anon_bytes < 2_000_000_000
+    assert run.peak_anon_cell == 0 and 250_000_000 <= run.peak_anon_bytes < 550_000_000
     assert run.anon_by_cell[1] < run.anon_by_cell[0] - 200_000_000
     assert nbformat.read(path, as_version=4).cells[1].outputs[0]["text"] == "ok\n"
     assert 0.3 <= run.solution_seconds < run.seconds

@@ -113,14 +113,27 @@ def test_mismatch_is_reported_for_a_missing_install_cell(notebook_copies):
         links.sync_notebook(path, FORK)
 
 
-def test_cli_sync_with_repo_updates_pyproject_and_notebooks(notebook_copies, tmp_path, monkeypatch, capsys):
-    pyproject = tmp_path / "pyproject.toml"
+def test_a_fork_end_to_end(notebook_copies, tmp_path, monkeypatch, capsys):
+    """`make colab-links REPO=<fork>`: pyproject and the notebooks by this module, then the README by
+    instructor.readme; the checks then read the fork, student copies point at it, and another repo fails them."""
+    from instructor import readme, student
+
+    pyproject, path = tmp_path / "pyproject.toml", tmp_path / "README.md"
     shutil.copy(links.PYPROJECT, pyproject)
+    shutil.copy(readme.README, path)
+    original = links.configured_repo()
     monkeypatch.setattr(links, "PYPROJECT", pyproject)
     monkeypatch.setattr(links, "NOTEBOOK_DIR", notebook_copies)
+    monkeypatch.setattr(readme, "SCORES_FILE", tmp_path / "no-scores.json")
     assert links.main(["sync", "--repo", FORK]) == 0
     assert links.configured_repo(pyproject) == FORK
     assert links.main(["check"]) == 0
+    readme.update_readme(path, repo=links.configured_repo(pyproject))
+    text = path.read_text()
+    assert f"mybinder.org/v2/gh/{FORK}/main" in text and original not in text
+    assert f"colab.research.google.com/github/{FORK}/blob/main/notebooks/" in text
+    copies = student.make_student_copies(notebook_copies, tmp_path / "student", repo=links.configured_repo(pyproject))
+    assert all(f"github.com/{FORK}" in first_and_install_sources(copy)[1] for copy in copies)
     links.set_configured_repo(OTHER, pyproject)
     capsys.readouterr()
     assert links.main(["check"]) == 1

@@ -104,30 +104,6 @@ def test_scores_block_reads_the_score_record(sources):
     assert "copy the input: +20.0 chrF; sacrebleu's paired bootstrap over the same messages gives p = 0.001." in text
 
 
-def test_links_sync_then_readme_points_everything_at_a_fork(tmp_path, monkeypatch):
-    """`make colab-links REPO=...`: the notebooks and pyproject by instructor.links, then the README by this module."""
-    from instructor import links
-    from instructor.notebooks import lesson_notebooks
-
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    for path in lesson_notebooks():
-        shutil.copy(path, notebooks / path.name)
-    pyproject, path = tmp_path / "pyproject.toml", tmp_path / "README.md"
-    shutil.copy(links.PYPROJECT, pyproject)
-    shutil.copy(readme.README, path)
-    monkeypatch.setattr(links, "PYPROJECT", pyproject)
-    monkeypatch.setattr(links, "NOTEBOOK_DIR", notebooks)
-    monkeypatch.setattr(readme, "SCORES_FILE", tmp_path / "no-scores.json")
-    assert links.main(["sync", "--repo", FORK]) == 0
-    assert links.configured_repo(pyproject) == FORK
-    readme.update_readme(path, repo=links.configured_repo(pyproject))
-    text = path.read_text()
-    assert f"mybinder.org/v2/gh/{FORK}/main" in text
-    assert f"colab.research.google.com/github/{FORK}/blob/main/notebooks/" in text
-    assert configured_repo() not in text
-
-
 def test_readme_timing_block_matches_the_last_run():
     if not readme.TIMINGS_FILE.exists():
         pytest.skip(f"{readme.TIMINGS_FILE.name} does not exist yet: `make course` writes it and the README table")

@@ -59,13 +59,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_every_room_is_a_package_with_a_docstring_saying_what_it_is_for():
-    for room in ROOMS:
-        init = REPO_ROOT / room / "__init__.py"
-        assert init.is_file(), f"{room}/ is not a package"
-        assert ast.get_docstring(ast.parse(init.read_text())), f"{room}/__init__.py should say which room it is"
-
-
 def test_helpers_never_import_programs_or_instructor():
     wrong = {name: sorted(n for n in found if n.split(".")[0] in ("programs", "instructor"))
              for name, found in project_imports().items() if name.split(".")[0] == "helpers"}
