@@ -1,6 +1,5 @@
 """Train the Corporate Translator adapter: lesson 04's recipe as a script, the way trl's ``examples/scripts/sft.py`` is.
 
-    python -m programs.train --config configs/train/corporate_translator.yaml
     python -m programs.train --config configs/train/smoke_test.yaml --max_steps 5 --lora_target_modules q_proj v_proj
     accelerate launch --config_file configs/accelerate/ddp.yaml -m programs.train --config ...
 
@@ -31,13 +30,12 @@ OPTION_NAMES = {"r": "lora_r", "target_modules": "lora_target_modules", "task_ty
                 "bnb_4bit_use_double_quant": "use_bnb_nested_quant"}
 """The recipe's names that ``ModelConfig`` spells otherwise (its ``bias`` is always "none", as the recipe's is)."""
 CHECKS = {**dict.fromkeys(("max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "lora_r",
-                           "lora_alpha"), ("at least 1", lambda v: v is not None and v >= 1)),
+                           "lora_alpha"), ("at least 1", lambda v: v >= 1)),
           **dict.fromkeys(("eval_examples", "validation_examples"), ("0 or more", lambda v: v is None or v >= 0)),
           "model": (f"one of {list(models.CHOICES)}", lambda v: v in models.CHOICES),
           "lora_dropout": ("in [0, 1)", lambda v: 0 <= v < 1), "learning_rate": ("positive", lambda v: v > 0),
           "dtype": ("float32, bfloat16 or float16", lambda v: v in ("float32", "bfloat16", "float16")),
           "model_name_or_path": ("left out (--model picks the course's model)", lambda v: v is None)}
-"""What a value must be beyond its type."""
 
 
 class ConfigError(ValueError):
@@ -121,7 +119,11 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[ScriptArguments, Any
             raise _unknown(tokens, {a.dest for a in parser._actions}, where)
     for key, (words, ok) in CHECKS.items():
         value = getattr(next(a for a in parsed if hasattr(a, key)), key)
-        if not ok(value):
+        try:
+            fine = ok(value)
+        except TypeError:  # None (YAML's null) where a number belongs
+            fine = False
+        if not fine:
             raise ConfigError(f"{key} must be {words}, got {value!r}")
     parsed[0].model = models.resolve_model(parsed[0].model).key  # auto: $COURSE_MODEL, else the hardware decides
     return tuple(parsed)
@@ -156,8 +158,8 @@ def trained_values(script_args: ScriptArguments, training_args: Any, model_args:
     from trl import SFTConfig
 
     sft = training_args.to_dict()
-    plain = SFTConfig(**{k: sft[k] for k in ("output_dir", "use_cpu", "bf16", "fp16", "activation_checkpointing")})
-    plain = plain.to_dict()
+    same = ("output_dir", "use_cpu", "bf16", "fp16", "activation_checkpointing")
+    plain = SFTConfig(**{k: sft[k] for k in same}).to_dict()
     keep = set(recipe.sft_values("", torch.device("cpu"))) | {k for k in sft if sft[k] != plain[k]}
     return dataclasses.asdict(script_args) | {k: sft[k] for k in sft if k in keep} | dataclasses.asdict(model_args)
 
@@ -169,7 +171,7 @@ def run_training(script_args: ScriptArguments, training_args: Any, model_args: A
     from trl import SFTTrainer, get_peft_config
 
     start, device, spec = time.perf_counter(), _launch_device(), models.resolve_model(script_args.model)
-    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true")
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true")  # FSDP-QLoRA (lesson 07)
     folder = Path(script_args.data_dir) if script_args.data_dir else None
     validation, wanted = data.load_split("validation", folder), script_args.validation_examples
     validation = validation.select(range(len(validation) if wanted is None else min(wanted, len(validation))))
@@ -207,9 +209,8 @@ def run_training(script_args: ScriptArguments, training_args: Any, model_args: A
 
 
 def _metrics(trainer: Any, result: Any, history: list[dict], curve: list, seconds: tuple[float, float]) -> dict:
-    """The run in numbers; its time is training only (evaluations during training are taken out)."""
     args, lora = trainer.args, trainer.model.peft_config["default"]
-    seconds, cpu = seconds[0] - sum(h.get("eval_runtime", 0) for h in history), seconds[1]
+    seconds, cpu = seconds[0] - sum(h.get("eval_runtime", 0) for h in history), seconds[1]  # evaluations out
     tokens = max((h["num_tokens"] for h in history if "num_tokens" in h), default=0)
     losses = [h["loss"] for h in history if "loss" in h] or [None]
     trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -223,8 +224,7 @@ def _metrics(trainer: Any, result: Any, history: list[dict], curve: list, second
             "target_modules": sorted(lora.target_modules)}
 
 
-def _score(trainer: Any, tokenizer: Any, rows: list[dict[str, str]]) -> dict[str, Any]:
-    """Answer ``rows``' validation messages and score the replies with every lens of lesson 04."""
+def _score(trainer: Any, tokenizer: Any, rows: list[dict[str, str]]) -> dict[str, Any]:  # every lens of lesson 04
     trainer.model.eval()
     start = time.perf_counter()
     replies = evaluation.generate_replies(trainer.model, tokenizer, [r["casual"] for r in rows], progress=False)

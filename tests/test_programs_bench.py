@@ -137,7 +137,7 @@ def test_the_course_recipe_is_the_scripts_default_and_quick_cuts_it():
 @pytest.mark.heavy
 def test_a_recipe_is_measured_by_the_training_routine(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path))
-    size = dataclasses.replace(bench.QUICK, speed_steps=2, speed_evaluations=2, speed_validation_examples=4)
+    size = dataclasses.replace(bench.QUICK, speed_steps=2, speed_evaluations=2, speed_validation_examples=2)
     row = bench.measure_recipe("course", size)
     assert row["steps"] == 2 and [step for step, _ in row["validation_curve"]] == [1, 2]
     assert row["validation_loss"] == row["validation_curve"][-1][1] and 0 <= row["validation_chrf"] <= 100
