@@ -47,13 +47,12 @@ TRAINING: dict[str, Any] = {
 """The ``SFTConfig`` values lesson 04 uses; precision flags come from the hardware.
 
 Chosen by ``python -m programs.sweep`` on the validation split within lesson 04's five-minute CPU budget,
-with 10% headroom for a slow day (candidate ``lr1e-3-75x8``; lesson 06 shows the frontier and the rule). The
-effective batch of 8 runs as micro-batches of 2 with 4 gradient-accumulation steps: the same update for a
-quarter of the activation memory (Binder gives a notebook about 2 GB), at ~18% more time per step. With it,
-the 100-step candidate took 298-326 s on the course machine: too close to five minutes to keep.
-Evaluation goes in batches of 2 as well: on the course CPU 16 was no faster and held ~0.35 GB more (the
-trainer's validation loss moves by ~0.01 with the batch size, because it averages per-batch means).
-``make course`` records lesson 04's peak memory next to its time."""
+leaving headroom for a slow day (candidate ``lr1e-3-75x8``; lesson 06 shows the frontier and the rule; the
+measurements are in ``benchmarks/recipe-sweep-*.json``). The effective batch of 8 runs as micro-batches of 2
+with 4 gradient-accumulation steps: the same update for a quarter of the activation memory (Binder gives a
+notebook little memory), at some cost in time per step. Evaluation goes in batches of 2 as well: larger ones
+were no faster on the course CPU and held more memory (the trainer's validation loss moves slightly with the
+batch size, because it averages per-batch means). ``make course`` records lesson 04's peak memory and time."""
 
 CHAPTER_LORA: dict[str, Any] = {
     "r": 16,
@@ -129,8 +128,8 @@ def sft_config(output_dir: str, device: torch.device, **overrides: Any) -> Any:
 def keep_adapter_in_fp32(model: torch.nn.Module) -> int:
     """Cast the trainable (LoRA) weights back to float32 after ``SFTTrainer`` made them bf16; return how many.
 
-    fp16 mixed precision (a T4) cannot unscale bf16 gradients, and on a CPU fp32 steps were ~1.3x
-    faster. The adapter is tiny, so fp32 costs almost nothing. Lesson 04.
+    fp16 mixed precision (a T4) cannot unscale bf16 gradients, and on a CPU fp32 steps are faster.
+    The adapter is tiny, so fp32 costs almost nothing. Lesson 04.
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
     for parameter in trainable:

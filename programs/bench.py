@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from helpers import budget, console, memory, models, recipe, runtime
+from helpers import artifacts, budget, console, memory, models, recipe, runtime
 from helpers.paths import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "results"
@@ -100,7 +100,7 @@ class PeakMemory:
 def warm_up_kernels(device: torch.device, dtypes: tuple[torch.dtype, ...]) -> None:
     """Run a tiny forward and backward first, so the math libraries' thread pools and workspaces are in the baseline.
 
-    They are set up once per process (tens of MB on a CPU) whatever the model, so they are not training memory.
+    They are set up once per process whatever the model, so they are not training memory.
     """
     for dtype in dtypes:
         x = torch.randn(64, 256, device=device, dtype=dtype, requires_grad=True)
@@ -201,17 +201,21 @@ def measure_memory(method: str, size: BenchSize = FULL) -> dict[str, Any]:
 # --- measuring speed: the course recipe against the chapter's, each as written -----------------------
 
 
-def chapter_sft_config(output_dir: str, device: torch.device, **values: Any) -> Any:
-    """The chapter's ``TrainingArguments`` on today's ``SFTConfig``: :data:`helpers.recipe.CHAPTER_TRAINING`.
+def chapter_options() -> dict[str, Any]:
+    """The chapter's ``TrainingArguments`` and ``LoraConfig`` (:data:`helpers.recipe.CHAPTER_TRAINING`,
+    :data:`~helpers.recipe.CHAPTER_LORA`) as the training script's options.
 
-    Where the chapter is silent, ``TrainingArguments``' own defaults hold (linear decay, no warm-up,
-    activation checkpointing off). Precision follows the hardware, as for the course recipe: the chapter's
-    ``fp16=True`` is the T4 path, and on a CPU neither half precision trains fast.
+    Where the chapter is silent, the libraries' own defaults hold: ``TrainingArguments``' (linear decay, no
+    warm-up, no gradient accumulation, activation checkpointing off) and ``SFTConfig``'s ``max_length``.
+    Precision follows the hardware, as for the course recipe: the chapter's ``fp16=True`` is the T4 path.
+    Its ``LoraConfig`` names no ``target_modules`` (peft's default for Llama: q_proj and v_proj).
     """
     from trl import SFTConfig
 
-    return SFTConfig(output_dir=output_dir, save_strategy="no", report_to="none", use_cpu=device.type == "cpu",
-                     **runtime.sft_precision_flags(device), **{**recipe.CHAPTER_TRAINING, **values})
+    lora = {"lora_r": recipe.CHAPTER_LORA["r"], "lora_alpha": recipe.CHAPTER_LORA["lora_alpha"],
+            "lora_dropout": recipe.CHAPTER_LORA["lora_dropout"]}
+    max_length = {field.name: field.default for field in dataclasses.fields(SFTConfig)}["max_length"]
+    return {**recipe.CHAPTER_TRAINING, "gradient_accumulation_steps": 1, "max_length": max_length, **lora}
 
 
 def training_flops(tokens: int, model_config: Any, trainable: int, *, full: bool = False) -> float:
@@ -227,79 +231,63 @@ def training_flops(tokens: int, model_config: Any, trainable: int, *, full: bool
     return (4 * matmul + 6 * trainable) * tokens
 
 
+def recipe_arguments(name: str, size: BenchSize = FULL) -> tuple[Any, Any, Any]:
+    """The training script's arguments for the course's or the chapter's recipe, each as written, on the embedded
+    model, evaluated ``size.speed_evaluations`` times during training."""
+    from programs import train
+
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {RECIPES}")
+    values = recipe.TRAINING if name == "course" else chapter_options()
+    steps = size.speed_steps or values["max_steps"]
+    examples = "none" if size.speed_validation_examples is None else size.speed_validation_examples
+    values = {**(values if name == "chapter" else {}), "model": "smollm2", "max_steps": steps, "logging_steps": 1,
+              "output_dir": artifacts.outputs_dir() / f"bench-{name}", "seed": 0, "eval_strategy": "steps",
+              "eval_steps": max(1, steps // size.speed_evaluations), "per_device_eval_batch_size": 16,
+              "validation_examples": examples, "eval_examples": examples}
+    script_args, training_args, model_args = train.parse_arguments([t for k, v in values.items()
+                                                                    for t in (f"--{k}", str(v))])
+    if name == "chapter":
+        model_args.lora_target_modules = recipe.CHAPTER_LORA.get("target_modules")  # None: peft's default
+    return script_args, training_args, model_args
+
+
 def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
-    """Train the embedded model with the course's or the chapter's recipe, each as written; time it, score it.
+    """Train the embedded model with the course's or the chapter's recipe by the course's training routine
+    (:func:`programs.train.run_training`); time it, score it and measure its peak memory.
 
     The validation loss is measured a few times during training (its time is not counted as training)
     and chrF on the validation messages at the end, so the two recipes compare by time to the same quality.
     """
-    from peft import LoraConfig
-    from trl import SFTTrainer
+    from transformers import TrainerCallback
 
-    from helpers import artifacts, data, evaluation
+    from programs import train
 
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of {RECIPES}")
     device = runtime.pick_device()
-    tokenizer = models.load_tokenizer("smollm2")
-    meter = PeakMemory(device)
-    base = models.load_base_model("smollm2", quantization_config=recipe.bnb_config(device),
-                                  dtype=runtime.pick_compute_dtype(device), device=device)
-    output_dir = str(artifacts.outputs_dir() / f"bench-{name}")
-    steps = size.speed_steps or (recipe.TRAINING if name == "course" else recipe.CHAPTER_TRAINING)["max_steps"]
-    run_values = {"max_steps": steps, "logging_steps": 1, "seed": 0, "eval_strategy": "steps",
-                  "eval_steps": max(1, steps // size.speed_evaluations), "per_device_eval_batch_size": 16}
-    if name == "course":
-        args = recipe.sft_config(output_dir, device, **run_values)
-        peft_config = recipe.lora_config()
-    else:
-        args = chapter_sft_config(output_dir, device, **run_values)
-        peft_config = LoraConfig(**recipe.CHAPTER_LORA)
-    validation = data.load_split("validation")
-    if size.speed_validation_examples:
-        validation = validation.select(range(size.speed_validation_examples))
-    trainer = SFTTrainer(model=base, args=args, train_dataset=data.as_prompt_completion(data.load_split("train")),
-                         eval_dataset=data.as_prompt_completion(validation),
-                         processing_class=tokenizer, peft_config=peft_config)
-    recipe.keep_adapter_in_fp32(trainer.model)  # fp16 training (the chapter's T4 path) needs fp32 adapters too
-    meter.start()
-    start = time.perf_counter()
-    result = trainer.train()
-    history = trainer.state.log_history
-    evaluations = [h for h in history if "eval_loss" in h]
-    seconds = time.perf_counter() - start - sum(h["eval_runtime"] for h in evaluations)  # training time only
-    peak = meter.peak()
-    if not evaluations or evaluations[-1]["step"] != result.global_step:
-        evaluations.append({**trainer.evaluate(), "step": result.global_step})
-    trainer.model.eval()
-    replies = evaluation.generate_replies(trainer.model, tokenizer, validation["casual"], progress=False)
-    tokens = max(h["num_tokens"] for h in history if "num_tokens" in h)
-    trainable = trainer.model.get_nb_trainable_parameters()[0]
-    flops = training_flops(tokens, models.load_model_config("smollm2"), trainable)
-    return {
-        "recipe": name,
-        "device": runtime.describe_machine(device),
-        "steps": result.global_step,
-        "batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps,
-        "tokens": int(tokens),
-        "seconds": seconds,
-        "seconds_per_step": seconds / result.global_step,
-        "tokens_per_second": tokens / seconds,
-        "peak_bytes": peak,
-        "peak_how": meter.method,
-        "validation_loss": evaluations[-1]["eval_loss"],
-        "validation_curve": [[h["step"], h["eval_loss"]] for h in evaluations],
-        "validation_chrf": evaluation.chrf(replies, validation["corporate"]),
-        "trainable_parameters": trainable,
-        "learning_rate": args.learning_rate,
-        "lr_scheduler_type": str(args.lr_scheduler_type.value if hasattr(args.lr_scheduler_type, "value")
-                                 else args.lr_scheduler_type),
-        "lora_dropout": trainer.model.peft_config["default"].lora_dropout,
-        "activation_checkpointing": bool(args.gradient_checkpointing),
-        "lora_dtype": str({p.dtype for p in trainer.model.parameters() if p.requires_grad}.pop()).replace("torch.", ""),
-        "target_modules": sorted(trainer.model.peft_config["default"].target_modules),
-        "model_flops_per_second": flops / seconds,
-    }
+    meter = PeakMemory(device)  # baseline: before the model loads
+
+    class Peak(TrainerCallback):  # from the start of training to its end
+        def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
+            meter.start()
+
+        def on_train_end(self, *args: Any, **kwargs: Any) -> None:
+            self.bytes = meter.peak()
+
+    script_args, args, model_args = recipe_arguments(name, size)
+    peak = Peak()
+    run = train.run_training(script_args, args, model_args, callbacks=(peak,))
+    seconds = run["train_seconds"]
+    flops = training_flops(run["tokens"], models.load_model_config("smollm2"), run["trainable_parameters"])
+    scheduler = getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)
+    return {"recipe": name, "device": runtime.describe_machine(device), "steps": run["steps"],
+            "batch_size": run["effective_batch_size"], "tokens": run["tokens"], "seconds": seconds,
+            "seconds_per_step": seconds / run["steps"], "tokens_per_second": run["tokens"] / seconds,
+            "peak_bytes": peak.bytes, "peak_how": meter.method, "validation_loss": run["validation_loss"],
+            "validation_curve": run["validation_curve"], "validation_chrf": run["validation_chrf"],
+            "trainable_parameters": run["trainable_parameters"], "learning_rate": args.learning_rate,
+            "lr_scheduler_type": str(scheduler), "lora_dropout": run["lora_dropout"],
+            "activation_checkpointing": bool(args.activation_checkpointing), "target_modules": run["target_modules"],
+            "model_flops_per_second": flops / seconds}
 
 
 def measure_matmul_peak(seconds: float = 2.0, dtype: torch.dtype | None = None) -> dict[str, Any]:
@@ -518,7 +506,7 @@ def load_results(folder: Path, machine: str | None = None) -> list[dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m programs.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller batches and fewer steps (about 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller batches and fewer steps (what lesson 06 runs)")
     parser.add_argument("--record", action="store_true", help=f"also write the results to {RECORDED_DIR.name}/")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default: results/)")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "NAME"), help=argparse.SUPPRESS)

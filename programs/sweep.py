@@ -41,17 +41,11 @@ def load_sweep(path: Path = SWEEP_FILE) -> dict[str, Any]:
 
 
 def assignments(overrides: dict[str, Any]) -> list[str]:
-    """The training script's options for a candidate's ``set``: ``max_steps: 56`` -> ``--max_steps 56``.
-
-    Keys may also carry a section (``training.max_steps``, ``lora.r`` -> ``--lora_r``), as older sweep files did.
-    """
-    from programs.train import LORA_FLAGS, as_options
-
-    flat = {}
-    for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        flat[LORA_FLAGS.get(name, name) if section == "lora" else name] = value
-    return as_options(flat)
+    """The training script's options for a candidate's ``set``: ``max_steps: 56`` -> ``--max_steps 56``; a list
+    gives several values, None gives ``none``."""
+    return [token for key, value in overrides.items() for token in
+            [f"--{key}", *("none" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                           for v in (value if isinstance(value, list) else [value]))]]
 
 
 def run_candidate(recipe: dict[str, Any], output_root: Path) -> dict[str, Any]:

@@ -1,8 +1,11 @@
 """The benchmark's plumbing: peak measurement, the chapter recipe's config, FLOP counting and the report."""
 
+import dataclasses
+
+import pytest
 import torch
 
-from helpers import budget, models, runtime
+from helpers import budget, models, recipe, runtime
 from programs import bench
 
 
@@ -76,20 +79,73 @@ def test_results_of_this_machine_only(tmp_path):
     assert bench.load_results(tmp_path, machine="cpu (AMD EPYC, 16 cores, x86_64)") == []
 
 
-def test_cpu_peak_memory_sees_a_large_allocation():
+MB = 1_000_000
+
+
+def _touched(megabytes: int) -> torch.Tensor:
+    return torch.ones(megabytes * MB // 4)  # float32, every page written
+
+
+def test_cpu_peak_memory_counts_a_known_allocation_within_5_percent():
+    """Neither under- nor over-counted: a meter that double-counts, or misses the block, fails."""
     meter = bench.PeakMemory(torch.device("cpu"))
     meter.start()
-    block = torch.ones(50_000_000)  # 200 MB, touched
-    assert meter.peak() >= 190e6
+    block = _touched(200)
+    peak = meter.peak()
     del block
+    assert 190 * MB <= peak <= 210 * MB, f"{peak / MB:.0f} MB for a 200 MB block"
 
 
-def test_chapter_config_is_the_chapters_training_arguments():
-    args = bench.chapter_sft_config("unused", torch.device("cpu"))
-    assert args.learning_rate == 2e-4 and args.per_device_train_batch_size == 4 and args.max_steps == 100
-    assert not args.gradient_checkpointing and args.lr_scheduler_type == "linear" and args.warmup_steps == 0
-    assert not args.bf16 and not args.fp16 and args.use_cpu
-    assert bench.chapter_sft_config("unused", torch.device("cpu"), max_steps=3).max_steps == 3
+def test_cpu_peak_memory_forgets_what_was_freed_before_start():
+    meter = bench.PeakMemory(torch.device("cpu"))
+    earlier = _touched(300)
+    del earlier  # freed before the measurement starts: not part of the peak
+    meter.start()
+    block = _touched(100)
+    peak = meter.peak()
+    del block
+    assert 95 * MB <= peak <= 105 * MB, f"{peak / MB:.0f} MB: the 300 MB freed before start() must not count"
+
+
+def test_the_chapters_recipe_reaches_the_script_as_written():
+    from trl import SFTConfig
+
+    _, args, model_args = bench.recipe_arguments("chapter")
+    assert (args.learning_rate, args.per_device_train_batch_size, args.max_steps) == (2e-4, 4, 100)
+    assert (args.gradient_accumulation_steps, args.warmup_steps, args.lr_scheduler_type) == (1, 0, "linear")
+    assert not args.activation_checkpointing and not args.bf16 and not args.fp16 and args.use_cpu
+    default = {field.name: field.default for field in dataclasses.fields(SFTConfig)}["max_length"]
+    assert args.max_length == default, "the chapter does not set it: SFTConfig's default"
+    assert (model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout) == (16, 32, 0.05)
+    assert model_args.lora_target_modules is None, "no target_modules: peft's default for Llama (q_proj, v_proj)"
+
+
+def test_the_course_recipe_is_the_scripts_default_and_quick_cuts_it():
+    script_args, args, model_args = bench.recipe_arguments("course")
+    assert (args.learning_rate, args.max_steps) == (recipe.TRAINING["learning_rate"], recipe.TRAINING["max_steps"])
+    assert model_args.lora_target_modules == "all-linear" and script_args.model == "smollm2"
+    assert args.eval_strategy == "steps"
+    assert args.eval_steps == recipe.TRAINING["max_steps"] // bench.FULL.speed_evaluations
+    assert script_args.eval_examples is None and script_args.validation_examples is None, "all of validation"
+    script_args, args, _ = bench.recipe_arguments("course", bench.QUICK)
+    assert args.max_steps == bench.QUICK.speed_steps and args.eval_steps == bench.QUICK.speed_steps
+    assert script_args.eval_examples == script_args.validation_examples == bench.QUICK.speed_validation_examples
+    with pytest.raises(ValueError, match="unknown recipe 'mine'"):
+        bench.recipe_arguments("mine")
+
+
+@pytest.mark.heavy
+def test_a_recipe_is_measured_by_the_training_routine(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path))
+    size = dataclasses.replace(bench.QUICK, speed_steps=2, speed_evaluations=2, speed_validation_examples=2)
+    row = bench.measure_recipe("course", size)
+    assert row["steps"] == 2 and [step for step, _ in row["validation_curve"]] == [1, 2]
+    assert row["validation_loss"] == row["validation_curve"][-1][1] and 0 <= row["validation_chrf"] <= 100
+    assert row["tokens_per_second"] * row["seconds"] == pytest.approx(row["tokens"], rel=1e-6)
+    assert len(row["target_modules"]) == 7 and row["target_modules"] == sorted(row["target_modules"])
+    # at least the 4-bit weights of the embedded model (~0.1 GB), at most the fp32 ones (~0.5 GB) plus training
+    assert 0.1e9 < row["peak_bytes"] < 2e9
+    assert (tmp_path / "bench-course" / "adapter_model.safetensors").is_file()
 
 
 def test_training_flops_count_forward_backward_and_trainable_weights():
