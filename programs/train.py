@@ -8,8 +8,8 @@ Like trl's own ``examples/scripts/sft.py``, a ``TrlParser`` turns dataclasses in
 script's :class:`ScriptArguments` (model, data, scoring), :class:`LoraArguments` (trl's ``lora_*``
 names), :class:`QuantizationArguments` (``BitsAndBytesConfig``'s names) and trl's ``SFTConfig``
 itself. A YAML file (``--config``, flat keys) sets values and ordinary ``--flag value`` options
-override it. Every default is the recipe in :mod:`helpers.recipe` — the code lesson 04 checks itself
-against — so a config file holds only what differs. Unlike a plain ``TrlParser``, a wrong key or
+override it. Every default is the recipe in :mod:`helpers.recipe` — which a test keeps equal to
+lesson 04's configs — so a config file holds only what differs. Unlike a plain ``TrlParser``, a wrong key or
 value stops the script before any model loads, naming the key (exit code 2).
 
 A program, not a lesson helper: lesson 07 runs it; lesson 05 runs it when lesson 04's adapter is
