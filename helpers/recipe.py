@@ -1,9 +1,9 @@
 """The Corporate Translator training recipe, written once for lesson 04 and ``python -m programs.train``.
 
 Lesson 04 spells the same ``BitsAndBytesConfig``, ``LoraConfig`` and ``SFTConfig`` out in full (that
-is what it teaches) and checks them against this module, so the notebook and the script cannot
-drift apart. Lesson 06 compares this recipe with the chapter's own (:data:`CHAPTER_LORA`,
-:data:`CHAPTER_TRAINING`).
+is what it teaches); ``tests/test_lesson_04_recipe.py`` compares their literal values with this
+module, so the notebook and the script cannot drift apart. Lesson 06 compares this recipe with the
+chapter's own (:data:`CHAPTER_LORA`, :data:`CHAPTER_TRAINING`).
 """
 
 from __future__ import annotations
