@@ -90,3 +90,18 @@ def test_frontier_numbers_points_stacks_close_labels_and_stars_the_choice():
     assert markers.count("*") == 1 and markers.count("o") == 3
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["copy", "300 s"]
     plt.close("all")
+
+
+def test_dpo_rewards_plot_draws_each_logged_reward():
+    history = [{"loss": 0.69, "step": 2, "rewards/chosen": 0.0, "rewards/rejected": 0.0, "rewards/margins": 0.0,
+                "rewards/accuracies": 0.0},
+               {"loss": 0.5, "step": 4, "rewards/chosen": 0.2, "rewards/rejected": -0.3, "rewards/margins": 0.5,
+                "rewards/accuracies": 0.75},
+               {"train_runtime": 10.0, "step": 4}]
+    _, ax = plt.subplots()
+    assert plots.plot_dpo_rewards(history, ax=ax) is ax
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"rewards/chosen", "rewards/rejected", "rewards/margins"} <= set(labels)
+    margins = next(line for line in ax.get_lines() if line.get_label() == "rewards/margins")
+    assert list(margins.get_xdata()) == [2, 4] and list(margins.get_ydata()) == [0.0, 0.5]
+    plt.close("all")
