@@ -90,7 +90,7 @@ def make_student_copy(src: Path, dst: Path, *, repo: str | None = None, folder: 
         raise ValueError(f"refusing to overwrite the instructor notebook {src}; choose another destination")
     student = student_notebook(nbformat.read(src, as_version=4))
     folder = folder or links.configured_student_path()
-    if links.has_install_cell(student):
+    if links.install_cell(student) is not None:
         links.set_colab_cells(student, repo or links.configured_repo(), src.name, folder)
     for cell in student.cells:
         if cell.cell_type == "markdown":
