@@ -20,7 +20,6 @@ PYPROJECT = REPO_ROOT / "pyproject.toml"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9_.-]{1,100}")
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_LINE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", re.IGNORECASE)
-CLONE_COMMAND = "git clone"
 COLAB_SCRIPT = "/content/course/helpers/colab.py"
 LESSON_FOLDER = "notebooks"
 DEFAULT_STUDENT_PATH = "student"
@@ -113,9 +112,8 @@ def install_cell_source(repo: str, folder: str = LESSON_FOLDER) -> str:
 
 
 def install_cell(notebook):
-    """The Colab install cell: the first code cell that clones the course or runs its Colab set-up, or None."""
-    return next((c for c in notebook.cells
-                 if c.cell_type == "code" and (CLONE_COMMAND in c.source or COLAB_SCRIPT in c.source)), None)
+    """The Colab install cell: the first code cell that runs the course's Colab set-up, or None."""
+    return next((c for c in notebook.cells if c.cell_type == "code" and COLAB_SCRIPT in c.source), None)
 
 
 def _without_badges(source: str) -> str:
@@ -134,7 +132,7 @@ def set_colab_cells(notebook, repo: str, filename: str, folder: str = LESSON_FOL
         raise ValueError(f"{filename}: the first cell must be markdown starting with the '# NN · Title' heading")
     install = install_cell(notebook)
     if install is None:
-        raise ValueError(f"{filename}: no Colab install cell (a code cell running `git clone ...`); "
+        raise ValueError(f"{filename}: no Colab install cell (a code cell running {COLAB_SCRIPT}); "
                          "copy the one from 00_environment.ipynb")
     wrong = []
     badged = f"{badge_line(repo, filename, folder)}\n\n{_without_badges(first.source)}"

@@ -130,9 +130,9 @@ def scores_table(scores: dict[str, Any]) -> str:
     ])
 
 
-def bench_report(folder: Path | None = None) -> str | None:
+def bench_report() -> str | None:
     """The recorded CPU benchmark's markdown (``make bench RECORD=1``), or None if none is recorded."""
-    reports = sorted((folder or BENCH_DIR).glob("bench-cpu-*.md"))
+    reports = sorted(BENCH_DIR.glob("bench-cpu-*.md"))
     return reports[0].read_text() if reports else None
 
 
