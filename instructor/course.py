@@ -80,15 +80,13 @@ def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = F
             "peak_anon_cell": max(peaks.peak_by_step, key=peaks.peak_by_step.get)}
 
 
-def export_html(path: Path, target_dir: Path) -> Path:
+def export_html(path: Path, target_dir: Path) -> None:
     """Write an HTML copy of an executed notebook into ``target_dir``."""
     from nbconvert import HTMLExporter
 
     target_dir.mkdir(parents=True, exist_ok=True)
     body, _ = HTMLExporter().from_filename(str(path))
-    target = target_dir / f"{path.stem}.html"
-    target.write_text(body, encoding="utf-8")
-    return target
+    (target_dir / f"{path.stem}.html").write_text(body, encoding="utf-8")
 
 
 def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:

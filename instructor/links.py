@@ -58,7 +58,7 @@ def check_repo(repo: str) -> str:
 
 def course_settings(pyproject: Path = PYPROJECT) -> dict:
     """``pyproject``'s ``[tool.course]`` table."""
-    return tomllib.loads(Path(pyproject).read_text()).get("tool", {}).get("course", {})
+    return tomllib.loads(pyproject.read_text()).get("tool", {}).get("course", {})
 
 
 def configured_repo(pyproject: Path = PYPROJECT) -> str:
@@ -86,7 +86,6 @@ def configured_student_path(pyproject: Path = PYPROJECT) -> str:
 def set_configured_repo(repo: str, pyproject: Path = PYPROJECT) -> bool:
     """Write ``repo`` as ``[tool.course] github_repo`` in ``pyproject``; return whether the file changed."""
     check_repo(repo)
-    pyproject = Path(pyproject)
     text = pyproject.read_text()
     new, found = re.subn(r'^(github_repo\s*=\s*)"[^"]*"', rf'\g<1>"{repo}"', text, count=1, flags=re.MULTILINE)
     if not found:
