@@ -45,11 +45,7 @@ def exercise_levels(path: Path) -> list[str]:
 
 
 def solution_seconds(notebook: Any) -> float | None:
-    """Seconds an executed notebook (an ``nbformat`` node) spent in its exercises' solution cells.
-
-    Read from the execution times nbclient stores in each cell's metadata; None when a code cell has
-    none (the notebook was not executed, or not with timing).
-    """
+    """Seconds an executed notebook spent in its solution cells, from nbclient's timings; None if a cell has none."""
     from datetime import datetime
 
     total = 0.0
