@@ -58,7 +58,8 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
     in_solutions = sum(row["solution_seconds"] for row in record["notebooks"])
     return "\n".join([
         f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
-        f"{record['total_seconds'] / 60:.1f} minutes for the whole course and each lesson's peak memory.",
+        f"{record['total_seconds'] / 60:.1f} minutes for the whole course and each lesson's peak memory"
+        + _speed(record) + "." + _run_alone(record),
         "*Resident*: the kernel's peak resident memory, which also counts pages of the weights file the system can "
         "drop and read again. *Held*: the peak of the anonymous memory of the kernel and the processes it starts, "
         "sampled every 20 ms: what a memory limit such as Binder's 2 GB cannot reclaim "
@@ -68,6 +69,16 @@ def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
         f"in {(record['total_seconds'] - in_solutions) / 60:.1f} minutes.",
         "", binder_summary(record, folder),
     ])
+
+
+def _speed(record: dict[str, Any]) -> str:  # the machine's speed that day: compare times within one run
+    gflops = record.get("matmul_gflops")
+    return f" (that day its fp32 matmul ran at {gflops:.0f} GFLOP/s; compare times within one run)" if gflops else ""
+
+
+def _run_alone(record: dict[str, Any]) -> str:  # rows replaced by `python -m instructor.course run NB --record`
+    alone = [f"{row['notebook'][:2]} on {row['date']}{_speed(row)}" for row in record["notebooks"] if "date" in row]
+    return f" Run on its own later: lesson {', '.join(alone)}." if alone else ""
 
 
 def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:

@@ -110,6 +110,7 @@ def fake_run(tmp_path, monkeypatch):
            "peak_anon_cell": 7}
     monkeypatch.setattr(course, "execute_notebook", lambda path, **_: row)
     monkeypatch.setattr(course, "export_html", lambda path, target: None)
+    monkeypatch.setattr(course, "machine_speed", lambda: 68.0)
     monkeypatch.setattr(course, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(readme, "TIMINGS_FILE", tmp_path / "timings.json")
     monkeypatch.setattr(readme, "update_readme", lambda: calls.append("update_readme"))
@@ -139,6 +140,27 @@ def test_a_partial_run_records_nothing(fake_run):
     timings, calls = fake_run
     course.run_course(lesson_notebooks()[:1])
     assert not timings.exists() and calls == []
+
+
+def test_a_recorded_partial_run_replaces_only_its_rows_and_says_when(fake_run):
+    import json
+
+    from instructor import readme
+    from instructor.notebooks import lesson_notebooks
+
+    timings, calls = fake_run
+    whole = course.run_course()
+    assert whole["matmul_gflops"] == 68.0 and "68 GFLOP/s" in readme.timing_table(whole)
+    slower = {"seconds": 9.5, "solution_seconds": 0.5, "peak_bytes": 1, "peak_anon_bytes": 1, "peak_anon_cell": 0}
+    course.execute_notebook = lambda path, **_: slower
+    last = lesson_notebooks()[-1]
+    record = course.run_course([last], record=True)
+    assert json.loads(timings.read_text()) == record and calls == ["update_readme", "update_readme"]
+    rows = {row["notebook"]: row for row in record["notebooks"]}
+    assert rows[last.name]["seconds"] == 9.5 and rows[last.name]["date"] == whole["date"]
+    assert [row["seconds"] for name, row in rows.items() if name != last.name] == [1.5] * (len(rows) - 1)
+    assert record["total_seconds"] == pytest.approx(1.5 * (len(rows) - 1) + 9.5)
+    assert f"Run on its own later: lesson {last.name[:2]} on {whole['date']}" in readme.timing_table(record)
 
 
 # --- what a lesson costs: seconds and the kernel's peak memory -----------------------------------------------
