@@ -44,7 +44,7 @@ def tidy_stream_outputs(notebook) -> None:
         cell.outputs = outputs
 
 
-def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = False) -> dict[str, Any]:
+def execute_notebook(path: Path, timeout: int = 3600, *, record_scores: bool = False) -> dict[str, Any]:
     """Execute one notebook in place (kernel started in its folder); return its timings row without its name: the
     seconds, those of its solutions, the kernel's resident peak and the held (anonymous) peak of the kernel and its
     child processes, with the cell that reached it. With ``record_scores``, the lesson's score recorder runs too."""
@@ -99,10 +99,8 @@ def machine_speed() -> float:
 
 
 def run_course(notebooks: list[Path] | None = None, *, record: bool = False) -> dict[str, Any]:
-    """Execute the notebooks in order, export HTML, record and print the timings.
-
-    A whole-course run writes ``notebooks/timings.json``; a run of some lessons does only with ``record``, replacing
-    their rows, each marked with the date and machine speed of its own run."""
+    """Execute the notebooks in order, export HTML, record (whole course, or with ``record``: replace these
+    lessons' rows, each marked with its date and machine speed) and print the timings."""
     whole_course = notebooks is None or len(notebooks) == len(lesson_notebooks())
     notebooks = notebooks or lesson_notebooks()
     speed, today = machine_speed(), time.strftime("%Y-%m-%d")
@@ -120,9 +118,9 @@ def run_course(notebooks: list[Path] | None = None, *, record: bool = False) -> 
     run = {"date": today, "device": describe_machine(), "model": resolve_model().key, "matmul_gflops": speed,
            "notebooks": rows}
     if not whole_course and record:
-        kept = {row["notebook"]: row for row in json.loads(readme.TIMINGS_FILE.read_text())["notebooks"]}
-        run = {**json.loads(readme.TIMINGS_FILE.read_text()), "notebooks": sorted(
-            ({**kept, **{row["notebook"]: row for row in rows}}).values(), key=lambda row: row["notebook"])}
+        kept = json.loads(readme.TIMINGS_FILE.read_text())
+        by_name = {row["notebook"]: row for row in kept["notebooks"] + rows}  # this run's rows replace the kept
+        run = {**kept, "notebooks": sorted(by_name.values(), key=lambda row: row["notebook"])}
     run["total_seconds"] = round(sum(row["seconds"] for row in run["notebooks"]), 1)
     if whole_course or record:
         readme.TIMINGS_FILE.write_text(json.dumps(run, indent=2) + "\n")

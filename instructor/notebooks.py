@@ -8,10 +8,8 @@ from typing import Any
 from helpers.paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-SOLUTION_TAG = "solution"
-"""The tag of a cell that answers an exercise (student copies replace it with a TODO cell)."""
-CHECK_TAG = "check"
-"""The tag of the cell after an exercise's solution that tests the learner's answer (student copies keep it)."""
+SOLUTION_TAG = "solution"  # a cell that answers an exercise (student copies replace it with a TODO cell)
+CHECK_TAG = "check"  # the cell after a solution that tests the learner's answer (student copies keep it)
 
 
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
