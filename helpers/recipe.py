@@ -47,7 +47,7 @@ TRAINING: dict[str, Any] = {
 """The ``SFTConfig`` values lesson 04 uses; precision flags come from the hardware.
 
 Chosen by ``python -m programs.sweep`` on the validation split within lesson 04's five-minute CPU budget,
-leaving headroom for a slow day (candidate ``lr1e-3-75x8``; lesson 06 shows the frontier and the rule; the
+leaving headroom for a slow day (candidate ``lr1e-3-75x8``; ``benchmarks/README.md`` tells how, with the rule; the
 measurements are in ``benchmarks/recipe-sweep-*.json``). The effective batch of 8 runs as micro-batches of 2
 with 4 gradient-accumulation steps: the same update for a quarter of the activation memory (Binder gives a
 notebook little memory), at some cost in time per step. Evaluation goes in batches of 2 as well: larger ones

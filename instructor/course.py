@@ -1,9 +1,8 @@
 """Run the whole course headless, the way an instructor does before class.
 
-``python -m instructor.course run`` (``make course``) executes every numbered notebook in order (in place, so
-the committed notebooks are the executed ones), exports HTML copies to ``build/html/``, records the seconds each
-took and its kernel's peak memory (:func:`helpers.memory.process_memory`) in ``notebooks/timings.json`` and
-rewrites the README's generated blocks. ``python -m instructor.course clean`` removes what the lessons generated.
+``python -m instructor.course run`` (``make course``) executes every lesson in place, exports HTML copies to
+``build/html/``, records each lesson's seconds and memory peaks in ``notebooks/timings.json`` and rewrites the
+README's generated blocks. ``python -m instructor.course clean`` removes what the lessons generated.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +22,6 @@ from instructor import readme, scores
 from instructor.notebooks import lesson_notebooks, solution_seconds
 
 BUILD_DIR = REPO_ROOT / "build"
-
-
-@dataclass
-class NotebookRun:
-    """What one executed notebook cost: wall-clock seconds, its kernel's peak resident memory, and the peak
-    anonymous memory of the kernel and the processes it started, with the cell that reached it (None if unknown)."""
-
-    seconds: float
-    peak_bytes: int | None = None
-    peak_anon_bytes: int | None = None
-    peak_anon_cell: int | None = None
-    anon_by_cell: dict[int, int] = field(default_factory=dict)
-    solution_seconds: float | None = None
 
 
 def tidy_stream_outputs(notebook) -> None:
@@ -59,14 +44,10 @@ def tidy_stream_outputs(notebook) -> None:
         cell.outputs = outputs
 
 
-def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = False) -> NotebookRun:
-    """Execute one notebook in place (kernel started in its folder); return its seconds and memory peaks.
-
-    Both peaks are sampled every 20 ms (:class:`helpers.memory.PeakSampler`): the kernel's resident memory, and
-    the anonymous memory of the kernel and its child processes (lesson 07's training launch included), which a
-    container's memory limit cannot reclaim. With ``record_scores``, the lesson's recorder
-    (``instructor.scores``) runs in its kernel after the last cell.
-    """
+def execute_notebook(path: Path, timeout: int = 3600, *, record_scores: bool = False) -> dict[str, Any]:
+    """Execute one notebook in place (kernel started in its folder); return its timings row without its name: the
+    seconds, those of its solutions, the kernel's resident peak and the held (anonymous) peak of the kernel and its
+    child processes, with the cell that reached it. With ``record_scores``, the lesson's score recorder runs too."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -79,11 +60,10 @@ def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = F
     sampler: list[PeakSampler] = []
 
     def start_sampling(**_) -> None:
-        if pid := getattr(getattr(client.km, "provisioner", None), "pid", None):
-            sampler.append(PeakSampler(pid).__enter__())
+        sampler.append(PeakSampler(client.km.provisioner.pid).__enter__())
 
     client.on_notebook_start = start_sampling
-    client.on_cell_start = lambda cell_index, **_: sampler and sampler[0].mark(cell_index)
+    client.on_cell_start = lambda cell_index, **_: sampler[0].mark(cell_index)
     start = time.perf_counter()
     try:
         client.execute()
@@ -94,57 +74,59 @@ def execute_notebook(path: Path, timeout: int = 1800, *, record_scores: bool = F
             sampler[0].__exit__()
         tidy_stream_outputs(notebook)
         nbformat.write(notebook, path)
-    run = NotebookRun(time.perf_counter() - start, solution_seconds=solution_seconds(notebook))
-    if sampler and sampler[0].peak is not None:
-        by_cell = sampler[0].peak_by_step
-        run.peak_bytes, run.peak_anon_bytes = sampler[0].peak_resident, sampler[0].peak
-        run.peak_anon_cell, run.anon_by_cell = max(by_cell, key=by_cell.get), dict(by_cell)
-    return run
+    peaks = sampler[0]
+    return {"seconds": round(time.perf_counter() - start, 1), "solution_seconds": round(solution_seconds(notebook), 1),
+            "peak_bytes": peaks.peak_resident, "peak_anon_bytes": peaks.peak,
+            "peak_anon_cell": max(peaks.peak_by_step, key=peaks.peak_by_step.get)}
 
 
-def export_html(path: Path, target_dir: Path) -> Path:
+def export_html(path: Path, target_dir: Path) -> None:
     """Write an HTML copy of an executed notebook into ``target_dir``."""
     from nbconvert import HTMLExporter
 
     target_dir.mkdir(parents=True, exist_ok=True)
     body, _ = HTMLExporter().from_filename(str(path))
-    target = target_dir / f"{path.stem}.html"
-    target.write_text(body, encoding="utf-8")
-    return target
+    (target_dir / f"{path.stem}.html").write_text(body, encoding="utf-8")
 
 
-def run_course(notebooks: list[Path] | None = None) -> dict[str, Any]:
-    """Execute the notebooks in order, export HTML, record and print the timings."""
+def machine_speed() -> float:
+    """This machine's fp32 matmul speed now, in GFLOP/s: the same 2 cores run 3x faster on some days than others."""
+    import torch
+
+    from programs.bench import measure_matmul_peak
+
+    return round(measure_matmul_peak(seconds=2.0, dtype=torch.float32)["flops_per_second"] / 1e9, 1)
+
+
+def run_course(notebooks: list[Path] | None = None, *, record: bool = False) -> dict[str, Any]:
+    """Execute the notebooks in order, export HTML, record (whole course, or with ``record``: replace these
+    lessons' rows, each marked with its date and machine speed) and print the timings."""
     whole_course = notebooks is None or len(notebooks) == len(lesson_notebooks())
     notebooks = notebooks or lesson_notebooks()
+    speed, today = machine_speed(), time.strftime("%Y-%m-%d")
     rows = []
     for path in notebooks:
         print(f"running {path.name} ...", flush=True)
-        run = execute_notebook(path, record_scores=whole_course)
+        row = {"notebook": path.name, **execute_notebook(path, record_scores=whole_course or record)}
         export_html(path, BUILD_DIR / "html")
-        row = {"notebook": path.name, "seconds": round(run.seconds, 1),
-               "solution_seconds": None if run.solution_seconds is None else round(run.solution_seconds, 1),
-               "peak_bytes": run.peak_bytes, "peak_anon_bytes": run.peak_anon_bytes,
-               "peak_anon_cell": run.peak_anon_cell}
-        rows.append({key: value for key, value in row.items() if value is not None})
-        peak = (f", kernel peak {run.peak_bytes / 1e9:.2f} GB resident, {run.peak_anon_bytes / 1e9:.2f} GB anonymous "
-                f"(cell {run.peak_anon_cell})" if run.peak_bytes is not None else "")
-        print(f"  {run.seconds:6.1f} s{peak}", flush=True)
+        rows.append(row if whole_course else {**row, "date": today, "matmul_gflops": speed})
+        print(f"  {row['seconds']:6.1f} s, kernel peak {row['peak_bytes'] / 1e9:.2f} GB resident, "
+              f"{row['peak_anon_bytes'] / 1e9:.2f} GB held (cell {row['peak_anon_cell']})", flush=True)
     from helpers.models import resolve_model
     from helpers.runtime import describe_machine
 
-    record = {
-        "date": time.strftime("%Y-%m-%d"),
-        "device": describe_machine(),
-        "model": resolve_model().key,
-        "total_seconds": round(sum(row["seconds"] for row in rows), 1),
-        "notebooks": rows,
-    }
-    if whole_course:
-        readme.TIMINGS_FILE.write_text(json.dumps(record, indent=2) + "\n")
+    run = {"date": today, "device": describe_machine(), "model": resolve_model().key, "matmul_gflops": speed,
+           "notebooks": rows}
+    if not whole_course and record:
+        kept = json.loads(readme.TIMINGS_FILE.read_text())
+        by_name = {row["notebook"]: row for row in kept["notebooks"] + rows}  # this run's rows replace the kept
+        run = {**kept, "notebooks": sorted(by_name.values(), key=lambda row: row["notebook"])}
+    run["total_seconds"] = round(sum(row["seconds"] for row in run["notebooks"]), 1)
+    if whole_course or record:
+        readme.TIMINGS_FILE.write_text(json.dumps(run, indent=2) + "\n")
         readme.update_readme()
-    print(readme.timing_table(record))
-    return record
+    print(readme.timing_table(run))
+    return run
 
 
 def generated_paths() -> list[Path]:
@@ -174,12 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m instructor.course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="execute every notebook in order and record timings")
-    run.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (timings are not recorded)")
+    run.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (recorded only with --record)")
+    run.add_argument("--record", action="store_true", help="replace these notebooks' rows in notebooks/timings.json")
     clean_cmd = commands.add_parser("clean", help="delete outputs/, build/ and the converted-model cache")
     clean_cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
     if args.command == "run":
-        run_course([p.resolve() for p in args.notebooks] or None)
+        run_course([p.resolve() for p in args.notebooks] or None, record=args.record)
     else:
         clean(confirm=not args.yes)
 

@@ -1,11 +1,6 @@
-"""Before class, on your own CUDA machine: every lesson and the benchmark, summed up in one results file.
-
-``make gpu-check`` runs ``COURSE_QUICK=1 pytest tests/test_lessons.py`` (every lesson cell by cell, in quick
-mode) and ``python -m programs.bench`` (training memory predicted vs measured with
-``torch.cuda.max_memory_allocated``, and the two recipes' speed), then writes ``results/gpu-check.json`` and
-``results/gpu-check.md``: pass/fail and seconds per lesson, the benchmark's peak GPU memory and its memory
-predictions against the measurements. It exits 1 when anything failed or a prediction is off by more than
-:data:`TOLERANCE`.
+"""Before class, on your own CUDA machine (``make gpu-check``): every lesson in quick mode and ``programs.bench``,
+summed up in ``results/gpu-check.{json,md}``; exit status 1 when anything failed or a memory prediction is off by
+more than :data:`TOLERANCE`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""The notebooks' Colab badges and install cells, kept in line with one GitHub repository: ``pyproject.toml``'s
-``[tool.course] github_repo``.
+"""The notebooks' Colab badges and install cells, kept in line with ``pyproject.toml``'s ``[tool.course] github_repo``.
 
-``python -m instructor.links sync [--repo owner/name]`` (``make colab-links``) writes it into every lesson's
-"Open in Colab" badge and writes every Colab install cell from one template, :data:`INSTALL_CELL`; ``check``
-lists the notebooks that disagree. Student copies (:mod:`instructor.student`) get the same badge and cell,
-pointing at ``[tool.course] student_path``; the README's links are rewritten by :mod:`instructor.readme`.
+``python -m instructor.links sync [--repo owner/name]`` (``make colab-links``) rewrites every lesson's badge and
+install cell (one template, :data:`INSTALL_CELL`); ``check`` lists the notebooks that disagree.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ PYPROJECT = REPO_ROOT / "pyproject.toml"
 REPO_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9_.-]{1,100}")
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_LINE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)", re.IGNORECASE)
-CLONE_COMMAND = "git clone"
 COLAB_SCRIPT = "/content/course/helpers/colab.py"
 LESSON_FOLDER = "notebooks"
 DEFAULT_STUDENT_PATH = "student"
@@ -43,8 +39,7 @@ if "google.colab" in sys.modules:  # Colab only: fetch the course and its pinned
     %run $script $folder
 else:
     print("Local run: nothing to install (`make lab` set up .venv).")""")
-"""The Colab install cell of every lesson: clone the course (stop with git's message if that fails), then run
-``helpers/colab.py`` with the folder the notebook lives in. ``$repo``, ``$script`` and ``$folder`` are filled in."""
+"""Every lesson's Colab install cell: clone the course (or stop with git's message), then run its Colab set-up."""
 
 
 # --- the configured repository -------------------------------------------------------------------
@@ -63,7 +58,7 @@ def check_repo(repo: str) -> str:
 
 def course_settings(pyproject: Path = PYPROJECT) -> dict:
     """``pyproject``'s ``[tool.course]`` table."""
-    return tomllib.loads(Path(pyproject).read_text()).get("tool", {}).get("course", {})
+    return tomllib.loads(pyproject.read_text()).get("tool", {}).get("course", {})
 
 
 def configured_repo(pyproject: Path = PYPROJECT) -> str:
@@ -76,11 +71,7 @@ def configured_repo(pyproject: Path = PYPROJECT) -> str:
 
 
 def configured_student_path(pyproject: Path = PYPROJECT) -> str:
-    """Where student copies are published in the repository: ``[tool.course] student_path`` (default ``student``).
-
-    One folder at the top of the repository, next to ``notebooks/``, so that a lesson's relative links
-    (``../data/...``) work from the copies too.
-    """
+    """``[tool.course] student_path`` (default ``student``): the top-level folder student copies are published in."""
     folder = course_settings(pyproject).get("student_path", DEFAULT_STUDENT_PATH)
     if not isinstance(folder, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", folder) or folder in {
         LESSON_FOLDER, "data", "helpers", "programs", "instructor", "configs", "tests",
@@ -95,7 +86,6 @@ def configured_student_path(pyproject: Path = PYPROJECT) -> str:
 def set_configured_repo(repo: str, pyproject: Path = PYPROJECT) -> bool:
     """Write ``repo`` as ``[tool.course] github_repo`` in ``pyproject``; return whether the file changed."""
     check_repo(repo)
-    pyproject = Path(pyproject)
     text = pyproject.read_text()
     new, found = re.subn(r'^(github_repo\s*=\s*)"[^"]*"', rf'\g<1>"{repo}"', text, count=1, flags=re.MULTILINE)
     if not found:
@@ -120,15 +110,9 @@ def install_cell_source(repo: str, folder: str = LESSON_FOLDER) -> str:
     return INSTALL_CELL.substitute(repo=check_repo(repo), script=COLAB_SCRIPT, folder=folder)
 
 
-def _install_cell(notebook):
-    """The Colab install cell: the first code cell that clones the course or runs its Colab set-up, or None."""
-    return next((c for c in notebook.cells
-                 if c.cell_type == "code" and (CLONE_COMMAND in c.source or COLAB_SCRIPT in c.source)), None)
-
-
-def has_install_cell(notebook) -> bool:
-    """True when ``notebook`` has a Colab install cell (every lesson does)."""
-    return _install_cell(notebook) is not None
+def install_cell(notebook):
+    """The Colab install cell: the first code cell that runs the course's Colab set-up, or None."""
+    return next((c for c in notebook.cells if c.cell_type == "code" and COLAB_SCRIPT in c.source), None)
 
 
 def _without_badges(source: str) -> str:
@@ -140,16 +124,14 @@ def _without_badges(source: str) -> str:
 
 
 def set_colab_cells(notebook, repo: str, filename: str, folder: str = LESSON_FOLDER) -> list[str]:
-    """Bring ``notebook``'s badge and install cell in line with ``repo`` and ``folder`` (in memory).
-
-    Returns what was wrong; raises a ValueError when the notebook has no title cell or no install cell.
-    """
+    """Bring ``notebook``'s badge and install cell in line with ``repo`` and ``folder`` (in memory); return what was
+    wrong. A ValueError when the notebook has no title cell or no install cell."""
     first = notebook.cells[0] if notebook.cells else None
     if first is None or first.cell_type != "markdown" or not _without_badges(first.source).startswith("# "):
         raise ValueError(f"{filename}: the first cell must be markdown starting with the '# NN · Title' heading")
-    install = _install_cell(notebook)
+    install = install_cell(notebook)
     if install is None:
-        raise ValueError(f"{filename}: no Colab install cell (a code cell running `git clone ...`); "
+        raise ValueError(f"{filename}: no Colab install cell (a code cell running {COLAB_SCRIPT}); "
                          "copy the one from 00_environment.ipynb")
     wrong = []
     badged = f"{badge_line(repo, filename, folder)}\n\n{_without_badges(first.source)}"
@@ -158,43 +140,29 @@ def set_colab_cells(notebook, repo: str, filename: str, folder: str = LESSON_FOL
         wrong.append("the Colab badge is missing, repeated or points elsewhere")
     canonical = install_cell_source(repo, folder)
     if install.source != canonical:
-        same_target = f'"https://github.com/{repo}"' in install.source and f"{COLAB_SCRIPT} {folder}" in install.source
         install.source = canonical
-        wrong.append("the install cell differs from instructor.links.INSTALL_CELL" if same_target
-                     else "the install cell clones another repository or works in another folder")
+        wrong.append("the install cell differs from instructor.links.INSTALL_CELL")
     return wrong
 
 
-def sync_notebook(path: Path, repo: str) -> bool:
-    """Point ``path``'s Colab badge and install cell at ``repo``; write (only) if something changed."""
-    import nbformat
-
-    path = Path(path)
-    notebook = nbformat.read(path, as_version=4)
-    if not set_colab_cells(notebook, check_repo(repo), path.name):
-        return False
-    nbformat.write(notebook, path)
-    return True
-
-
-def sync_all(repo: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Sync every lesson notebook in ``folder`` with ``repo`` (default: the configured one); return the changed."""
-    repo = check_repo(repo) if repo is not None else configured_repo()
-    return [path for path in lesson_notebooks(folder) if sync_notebook(path, repo)]
-
-
-def find_mismatches(repo: str | None = None, folder: Path = NOTEBOOK_DIR) -> list[str]:
-    """``"<notebook>: <problem>"`` for each notebook whose Colab links disagree with ``repo`` or are missing."""
+def find_mismatches(repo: str | None = None, folder: Path = NOTEBOOK_DIR, *, fix: bool = False) -> list[str]:
+    """``"<notebook>: <problem>"`` for each lesson in ``folder`` whose Colab links disagree with ``repo`` (default: the
+    configured one). With ``fix``, rewrite those notebooks, and raise the ValueError of one that cannot be fixed."""
     import nbformat
 
     repo = check_repo(repo) if repo is not None else configured_repo()
     problems = []
     for path in lesson_notebooks(folder):
+        notebook = nbformat.read(path, as_version=4)
         try:
-            wrong = set_colab_cells(nbformat.read(path, as_version=4), repo, path.name)
+            wrong = set_colab_cells(notebook, repo, path.name)
         except ValueError as error:
+            if fix:
+                raise
             problems.append(str(error))
             continue
+        if wrong and fix:
+            nbformat.write(notebook, path)
         problems += [f"{path.name}: {problem} (expected {repo})" for problem in wrong]
     return problems
 
@@ -214,15 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sync" and args.repo is not None and set_configured_repo(args.repo, PYPROJECT):
             print(f"{PYPROJECT.name}: github_repo = {args.repo!r}")
         repo = configured_repo(PYPROJECT)
-        changed = sync_all(repo, NOTEBOOK_DIR) if args.command == "sync" else []
+        problems = find_mismatches(repo, NOTEBOOK_DIR, fix=args.command == "sync")
     except ValueError as error:
         parser.error(str(error))
     if args.command == "sync":
-        print("".join(f"updated {path.name}\n" for path in changed)
-              + f"{len(changed)} notebook(s) changed; every Colab link points at {repo}.\n"
+        print("".join(f"fixed {problem}\n" for problem in problems) + f"Every Colab link points at {repo}.\n"
               "The README's links follow with `python -m instructor.readme` (make colab-links runs both).")
         return 0
-    problems = find_mismatches(repo, NOTEBOOK_DIR)
     print("\n".join([*problems, "Fix with: python -m instructor.links sync (or make colab-links)"]) if problems
           else f"Every notebook's Colab links point at {repo}.")
     return 1 if problems else 0

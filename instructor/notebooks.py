@@ -8,10 +8,8 @@ from typing import Any
 from helpers.paths import REPO_ROOT
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-SOLUTION_TAG = "solution"
-"""The tag of a cell that answers an exercise (student copies replace it with a TODO cell)."""
-CHECK_TAG = "check"
-"""The tag of the cell after an exercise's solution that tests the learner's answer (student copies keep it)."""
+SOLUTION_TAG = "solution"  # a cell that answers an exercise (student copies replace it with a TODO cell)
+CHECK_TAG = "check"  # the cell after a solution that tests the learner's answer (student copies keep it)
 
 
 def lesson_notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -45,11 +43,7 @@ def exercise_levels(path: Path) -> list[str]:
 
 
 def solution_seconds(notebook: Any) -> float | None:
-    """Seconds an executed notebook (an ``nbformat`` node) spent in its exercises' solution cells.
-
-    Read from the execution times nbclient stores in each cell's metadata; None when a code cell has
-    none (the notebook was not executed, or not with timing).
-    """
+    """Seconds an executed notebook spent in its solution cells, from nbclient's timings; None if a cell has none."""
     from datetime import datetime
 
     total = 0.0

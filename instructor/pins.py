@@ -1,10 +1,7 @@
-"""binder/requirements.txt and environment.yml, generated from the pins: ``constraints.txt`` holds every exact
-version (read by :func:`helpers.colab.read_pins`, its one reader), the Makefile's ``TORCH_SPEC`` the local torch
-(constraints.txt leaves torch out so that Colab keeps its own).
+"""``python -m instructor.pins`` writes the pin lines of binder/requirements.txt and environment.yml: pyproject's
+dependencies and dev extra at their ``constraints.txt`` versions, torch at the Makefile's ``TORCH_SPEC``.
 
-``python -m instructor.pins`` rewrites the pin lines of both files (the rest of each file is its own);
-``--check`` only says whether they are up to date (a test runs it). Each file pins torch and pyproject's
-dependencies and dev extra, in pyproject's order.
+``--check`` only says whether both files are up to date (a test runs it).
 """
 
 from __future__ import annotations
@@ -18,8 +15,7 @@ from pathlib import Path
 from helpers.colab import normalise, read_pins
 from helpers.paths import REPO_ROOT
 
-CONSTRAINTS = REPO_ROOT / "constraints.txt"
-CPU_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
+PIN_LINE = re.compile(r"^(\s*-\s+)?[A-Za-z0-9_.-]+==\S+$")
 
 
 def torch_spec(root: Path = REPO_ROOT) -> str:
@@ -37,9 +33,6 @@ def direct_pins(root: Path = REPO_ROOT) -> list[str]:
     if missing:
         raise SystemExit(f"constraints.txt pins no version for {missing}: add them (pip freeze shows the version)")
     return [torch_spec(root) if name == "torch" else pins[normalise(name)] for name in names]
-
-
-PIN_LINE = re.compile(r"^(\s*-\s+)?[A-Za-z0-9_.-]+==\S+$")
 
 
 def with_pins(text: str, pins: list[str]) -> str:

@@ -1,23 +1,12 @@
-"""The README's generated blocks, each pulled from the file that owns its numbers.
-
-| block | source | written by |
-|---|---|---|
-| the front door's lesson list (Colab links, minutes, exercises) | ``notebooks/timings.json`` | ``make course`` |
-| the instructors' lesson table (seconds, memory) | ``notebooks/timings.json`` | ``make course`` |
-| the Corporate Translator's scores | ``notebooks/scores.json`` | ``make course`` (``instructor.scores``) |
-| memory and speed | ``benchmarks/bench-cpu-*.md`` | ``make bench RECORD=1`` |
-| Binder badge | ``pyproject.toml`` ``[tool.course] github_repo`` | ``make colab-links`` |
-
-``python -m instructor.readme`` rewrites every block from its source; nothing in a block is typed by hand.
-It is the only code that writes the README (``make course``, ``make bench RECORD=1`` and ``make colab-links``
-all end here).
+"""``python -m instructor.readme``, the only README writer: each generated block is rewritten from the file that owns
+its numbers (``notebooks/timings.json`` and ``scores.json`` from ``make course``, ``benchmarks/bench-cpu-*.md`` from
+``make bench RECORD=1``, the Binder badge from ``[tool.course] github_repo``); nothing in a block is typed by hand.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,45 +44,41 @@ def replace_marked_block(path: Path, name: str, body: str) -> bool:
     return new != text
 
 
-def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
-    """Markdown table of the lessons with one run's timings (``notebooks/timings.json``) and Colab links."""
-    peak = all("peak_bytes" in r for r in record["notebooks"])
-    held = all("peak_anon_bytes" in r for r in record["notebooks"])
-    lines = [
+def _lesson_link(row: dict[str, Any], folder: Path) -> str:
+    """A link to the lesson of a timings row, named by its title."""
+    path = folder / row["notebook"]
+    return f"[{notebook_title(path) if path.exists() else row['notebook']}](notebooks/{row['notebook']})"
+
+
+def timing_table(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
+    """The instructors' table: one run's seconds and memory per lesson (``notebooks/timings.json``)."""
+    rows = [{"lesson": _lesson_link(row, folder), "seconds": f"{row['seconds']:.0f}",
+             "in solutions": f"{row['solution_seconds']:.0f}", "peak resident": f"{row['peak_bytes'] / 1e9:.2f} GB",
+             "peak held": f"{row['peak_anon_bytes'] / 1e9:.2f} GB"} for row in record["notebooks"]]
+    in_solutions = sum(row["solution_seconds"] for row in record["notebooks"])
+    return "\n".join([
         f"Measured by `make course` on {record['date']}: {record['device']}, model `{record['model']}`, "
-        f"{record['total_seconds'] / 60:.1f} minutes for the whole course"
-        + (" and each lesson's peak memory" if peak or held else "") + ".",
-    ]
-    if held:
-        lines.append("*Resident*: the kernel's peak resident memory, which also counts pages of the weights file "
-                     "the system can drop and read again. *Held*: the peak of the anonymous memory of the kernel "
-                     "and the processes it starts, sampled every 20 ms: what a memory limit such as Binder's "
-                     "2 GB cannot reclaim (`helpers.memory.process_memory`).")
-    solutions = [row.get("solution_seconds") for row in record["notebooks"]]
-    split = all(seconds is not None for seconds in solutions)
-    repo = repo or configured_repo()
-    rows = []
-    for row, in_solutions in zip(record["notebooks"], solutions, strict=True):
-        path = folder / row["notebook"]
-        title = notebook_title(path) if path.exists() else row["notebook"]
-        cells = {"lesson": f"[{title}](notebooks/{row['notebook']})",
-                 "Colab": badge_line(repo, row["notebook"]), "seconds": f"{row['seconds']:.0f}"}
-        if split:
-            cells["in solutions"] = f"{in_solutions:.0f}"
-        if peak:
-            cells["peak resident"] = f"{row['peak_bytes'] / 1e9:.2f} GB"
-        if held:
-            cells["peak held"] = f"{row['peak_anon_bytes'] / 1e9:.2f} GB"
-        cells["exercises"] = ", ".join(exercise_levels(path)) if path.exists() else ""
-        rows.append(cells)
-    lines += ["", markdown_table(rows, align=["left", "left", *["right"] * (len(rows[0]) - 3), "left"], compact=True)]
-    if split:
-        in_solutions = sum(solutions)
-        lines += ["", f"The exercises' solution cells took {in_solutions / 60:.1f} of those minutes; without them "
-                      f"the lessons ran in {(record['total_seconds'] - in_solutions) / 60:.1f} minutes."]
-    if held:
-        lines += ["", binder_summary(record, folder)]
-    return "\n".join(lines)
+        f"{record['total_seconds'] / 60:.1f} minutes for the whole course and each lesson's peak memory"
+        + _speed(record) + "." + _run_alone(record),
+        "*Resident*: the kernel's peak resident memory, which also counts pages of the weights file the system can "
+        "drop and read again. *Held*: the peak of the anonymous memory of the kernel and the processes it starts, "
+        "sampled every 20 ms: what a memory limit such as Binder's 2 GB cannot reclaim "
+        "(`helpers.memory.process_memory`).",
+        "", markdown_table(rows, align=["left", "right", "right", "right", "right"], compact=True), "",
+        f"The exercises' solution cells took {in_solutions / 60:.1f} of those minutes; without them the lessons ran "
+        f"in {(record['total_seconds'] - in_solutions) / 60:.1f} minutes.",
+        "", binder_summary(record, folder),
+    ])
+
+
+def _speed(record: dict[str, Any]) -> str:  # the machine's speed that day: compare times within one run
+    gflops = record.get("matmul_gflops")
+    return f" (that day its fp32 matmul ran at {gflops:.0f} GFLOP/s; compare times within one run)" if gflops else ""
+
+
+def _run_alone(record: dict[str, Any]) -> str:  # rows replaced by `python -m instructor.course run NB --record`
+    alone = [f"{row['notebook'][:2]} on {row['date']}{_speed(row)}" for row in record["notebooks"] if "date" in row]
+    return f" Run on its own later: lesson {', '.join(alone)}." if alone else ""
 
 
 def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str | None = None) -> str:
@@ -102,9 +87,7 @@ def lesson_list(record: dict[str, Any], folder: Path = NOTEBOOK_DIR, repo: str |
     rows = []
     for row in record["notebooks"]:
         path = folder / row["notebook"]
-        rows.append({"lesson": f"[{notebook_title(path) if path.exists() else row['notebook']}]"
-                               f"(notebooks/{row['notebook']})",
-                     "open in Colab": badge_line(repo, row["notebook"]),
+        rows.append({"lesson": _lesson_link(row, folder), "open in Colab": badge_line(repo, row["notebook"]),
                      f"minutes on {record['device'].split(' ')[0]}": f"{row['seconds'] / 60:.1f}",
                      "exercises": ", ".join(exercise_levels(path)) if path.exists() else ""})
     table = markdown_table(rows, align=["left", "left", "right", "left"], compact=True)
@@ -118,11 +101,11 @@ def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
 
     over = []
     for row in record["notebooks"]:
-        held, cell, path = row["peak_anon_bytes"], row.get("peak_anon_cell"), folder / row["notebook"]
+        held, cell, path = row["peak_anon_bytes"], row["peak_anon_cell"], folder / row["notebook"]
         if held <= BINDER_HELD_BYTES:
             continue
         where = ""
-        if cell is not None and cell >= 0 and path.exists():
+        if cell >= 0 and path.exists():  # -1: before the first cell
             tags = nbformat.read(path, as_version=4).cells[cell].metadata.get("tags", [])
             where = f", cell {cell}" + (", an exercise's solution" if SOLUTION_TAG in tags else "")
         over.append(f"{row['notebook'][:2]} ({held / 1e9:.2f} GB{where})")
@@ -134,40 +117,29 @@ def binder_summary(record: dict[str, Any], folder: Path = NOTEBOOK_DIR) -> str:
 
 def scores_table(scores: dict[str, Any]) -> str:
     """The Corporate Translator's scores on the whole test split, one row per system (``notebooks/scores.json``)."""
-
     systems = {"copy_input": "copy the input", "base": "base model", "fine_tuned": "fine-tuned (adapter)",
                "merged": "merged model (what ships)"}
-    rows = []
-    for key, label in systems.items():
-        if key not in scores["chrf"]:
-            continue
-        perplexity = scores.get("perplexity", {}).get(key)
-        rows.append({
-            "system": label,
-            "chrF (95% interval)": f"{scores['chrf'][key]:.1f} ± {scores['chrf_ci'][key]:.1f}",
-            "reference perplexity": f"{perplexity:.2f}" if perplexity is not None else "—",
-            "slang-free": f"{scores['slang_free'][key]:.0%}",
-            "on task": f"{scores['on_task'][key]:.0%}",
-            "facts kept": f"{scores['facts_kept'][key]:.0%}",
-        })
-    table = markdown_table(rows)
-    targets = "\n".join(f"- {target}: **{'reached' if reached else 'not reached'}**"
-                        for target, reached in scores.get("targets", {}).items())
-    showcase = scores.get("showcase", {})
-    lines = [f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on "
-             f"{scores['device']}; all {scores['test_examples']} test messages:", "", table]
-    p_vs_copy = scores.get("chrf_p_vs_copy", {}).get("fine_tuned")
-    if p_vs_copy is not None:
-        gap = scores["chrf"]["fine_tuned"] - scores["chrf"]["copy_input"]
-        lines += ["", f"Fine-tuned minus copy the input: {gap:+.1f} chrF; sacrebleu's paired bootstrap over the same "
-                      f"messages gives p = {p_vs_copy:.3f}."]
-    if targets:
-        lines += ["", "The course's targets for the fine-tuned model on this split:", "", targets]
-    if showcase:
-        lines += ["", f"The chapter's example, *{showcase['casual']}*, comes out as *{showcase['fine_tuned']}*"]
-    if "preference_tuning" in scores:
-        lines += ["", *preference_lines(scores["preference_tuning"])]
-    return "\n".join(lines)
+    rows = [{
+        "system": label,
+        "chrF (95% interval)": f"{scores['chrf'][key]:.1f} ± {scores['chrf_ci'][key]:.1f}",
+        "reference perplexity": f"{scores['perplexity'][key]:.2f}" if key in scores["perplexity"] else "—",
+        "slang-free": f"{scores['slang_free'][key]:.0%}",
+        "on task": f"{scores['on_task'][key]:.0%}",
+        "facts kept": f"{scores['facts_kept'][key]:.0%}",
+    } for key, label in systems.items() if key in scores["chrf"]]  # merged: once lesson 05 has run
+    gap = scores["chrf"]["fine_tuned"] - scores["chrf"]["copy_input"]
+    showcase = scores["showcase"]
+    targets = [f"- {target}: **{'reached' if hit else 'not reached'}**" for target, hit in scores["targets"].items()]
+    return "\n".join([
+        f"Lesson 04's recipe ({scores['recipe']}), {scores['train_seconds']:.0f} s of training on {scores['device']}; "
+        f"all {scores['test_examples']} test messages:", "", markdown_table(rows), "",
+        f"Fine-tuned minus copy the input: {gap:+.1f} chrF; sacrebleu's paired bootstrap over the same messages gives "
+        f"p = {scores['chrf_p_vs_copy']['fine_tuned']:.3f}.", "",
+        "The course's targets for the fine-tuned model on this split:", "",
+        *targets,
+        "", f"The chapter's example, *{showcase['casual']}*, comes out as *{showcase['fine_tuned']}*",
+        *(["", *preference_lines(scores["preference_tuning"])] if "preference_tuning" in scores else []),
+    ])
 
 
 def preference_lines(dpo: dict[str, Any]) -> list[str]:
@@ -186,9 +158,9 @@ def preference_lines(dpo: dict[str, Any]) -> list[str]:
             f"The chapter's example after DPO: *{dpo['showcase']['dpo']}*"]
 
 
-def bench_report(folder: Path | None = None) -> str | None:
+def bench_report() -> str | None:
     """The recorded CPU benchmark's markdown (``make bench RECORD=1``), or None if none is recorded."""
-    reports = sorted((folder or BENCH_DIR).glob("bench-cpu-*.md"))
+    reports = sorted(BENCH_DIR.glob("bench-cpu-*.md"))
     return reports[0].read_text() if reports else None
 
 
@@ -205,21 +177,16 @@ def update_readme(readme: Path = README, repo: str | None = None) -> list[str]:
     """Rewrite every generated block whose source file exists; return the names of the blocks that changed."""
     repo = repo or configured_repo()
     changed = ["binder"] if point_binder_links(readme, repo) else []
+    blocks = {}
     if TIMINGS_FILE.exists():
         record = json.loads(TIMINGS_FILE.read_text())
-        if replace_marked_block(readme, "timings", timing_table(record, repo=repo)):
-            changed.append("timings")
-        if replace_marked_block(readme, "lessons", lesson_list(record, repo=repo)):
-            changed.append("lessons")
-    scores = json.loads(SCORES_FILE.read_text()) if SCORES_FILE.exists() else None
-    if scores is not None and replace_marked_block(readme, "scores", scores_table(scores)):
-        changed.append("scores")
-    report = bench_report()
-    if report is not None and replace_marked_block(readme, "bench", report):
-        changed.append("bench")
-    return changed
+        blocks |= {"timings": timing_table(record), "lessons": lesson_list(record, repo=repo)}
+    if SCORES_FILE.exists():
+        blocks["scores"] = scores_table(json.loads(SCORES_FILE.read_text()))
+    if (report := bench_report()) is not None:
+        blocks["bench"] = report
+    return changed + [name for name, body in blocks.items() if replace_marked_block(readme, name, body)]
 
 
 if __name__ == "__main__":
     print("README blocks rewritten:", ", ".join(update_readme()) or "none (all up to date)")
-    sys.exit(0)

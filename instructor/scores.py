@@ -1,9 +1,5 @@
-"""The score record the README quotes (``notebooks/scores.json``), written by ``make course``, never by a lesson.
-
-After a lesson has run, ``make course`` executes that lesson's recorder in the same kernel (an extra cell that is
-not saved into the notebook): it reads the lesson's own variables and merges them into the record. Lessons stay
-free of bookkeeping, and a learner's run never rewrites a tracked file. A recorder that cannot find a variable
-fails the course run, naming it.
+"""The score record the README quotes (``notebooks/scores.json``): after a lesson, ``make course`` runs its recorder in
+the same kernel, which merges the lesson's own variables into the record, so a learner's run never rewrites it.
 """
 
 from __future__ import annotations
@@ -88,7 +84,6 @@ def lesson_08_record(namespace: dict[str, Any]) -> dict[str, Any]:
 
 RECORDERS = {"04_train_with_sft": lesson_04_record, "05_merge_and_ship": lesson_05_record,
              "08_preference_tuning_dpo": lesson_08_record}
-"""Notebook stem -> the function that turns that lesson's variables into its part of the record."""
 
 
 def recorder_source(stem: str) -> str | None:

@@ -1,11 +1,6 @@
-"""Student copies of the lessons: the exercises without their answers (``make student``).
-
-Every code cell tagged ``solution`` becomes a one-line ``# TODO`` cell tagged ``todo`` (a markdown cell tagged
-``solution``, an answer's explanation, is left out) and every output is cleared, so nothing of an answer leaks;
-the instructor notebooks are never written to. The copies go where they are published, ``[tool.course]
-student_path`` (default ``student/``, next to ``notebooks/`` so ``../data/...`` links still work), and their
-Colab badge and install cell point there. A link to a file beside the lessons is rewritten to reach it from
-there; a link to another lesson opens that lesson's student copy. Commit the folder to publish it.
+"""Student copies of the lessons (``make student``): each solution cell becomes a ``# TODO`` cell (a markdown
+solution, an answer's explanation, goes), outputs are cleared, and the copies are written to ``[tool.course]
+student_path``, with their Colab links and relative links pointing from there. Commit that folder to publish them.
 """
 
 from __future__ import annotations
@@ -46,9 +41,8 @@ def student_notebook(notebook):
     import copy
 
     student = copy.deepcopy(notebook)
-    answers_read = [cell for cell in student.cells if is_solution(cell) and cell.cell_type == "markdown"]
     student.cells = [todo_cell(cell) if is_solution(cell) else cell for cell in student.cells
-                     if cell not in answers_read]  # a solution's explanation goes with it
+                     if not (is_solution(cell) and cell.cell_type == "markdown")]  # an answer's explanation goes
     for cell in student.cells:
         if cell.cell_type == "code":
             cell.outputs = []
@@ -63,8 +57,8 @@ def student_dir() -> Path:
 
 
 def relink(source: str, lesson_dir: Path, copy_dir: Path) -> str:
-    """Markdown ``source`` with its relative links rewritten to reach, from ``copy_dir``, what they reached from
-    ``lesson_dir``; links to other lessons (``NN_topic.ipynb``) are kept, since their student copies sit alongside."""
+    """Markdown ``source`` with its relative links reaching from ``copy_dir`` what they reached from ``lesson_dir``;
+    links to other lessons (``NN_topic.ipynb``) are kept, since their student copies sit alongside."""
 
     def fix(match: re.Match) -> str:
         path, hash_mark, anchor = match.group(2).partition("#")
@@ -78,11 +72,8 @@ def relink(source: str, lesson_dir: Path, copy_dir: Path) -> str:
 
 
 def make_student_copy(src: Path, dst: Path, *, repo: str | None = None, folder: str | None = None) -> Path:
-    """Write the student copy of the notebook ``src`` to ``dst`` (never onto ``src`` itself).
-
-    A lesson's Colab badge and install cell are pointed at ``folder`` (default: the configured
-    ``student_path``) of ``repo`` (default: the configured repository), where the copy is published.
-    """
+    """Write the student copy of ``src`` to ``dst``, its Colab links pointing at ``folder`` of ``repo`` (defaults:
+    the configured ones)."""
     import nbformat
 
     src, dst = Path(src), Path(dst)
@@ -90,7 +81,7 @@ def make_student_copy(src: Path, dst: Path, *, repo: str | None = None, folder: 
         raise ValueError(f"refusing to overwrite the instructor notebook {src}; choose another destination")
     student = student_notebook(nbformat.read(src, as_version=4))
     folder = folder or links.configured_student_path()
-    if links.has_install_cell(student):
+    if links.install_cell(student) is not None:
         links.set_colab_cells(student, repo or links.configured_repo(), src.name, folder)
     for cell in student.cells:
         if cell.cell_type == "markdown":
@@ -102,13 +93,10 @@ def make_student_copy(src: Path, dst: Path, *, repo: str | None = None, folder: 
 
 def make_student_copies(src_dir: Path = NOTEBOOK_DIR, dst_dir: Path | None = None, *, repo: str | None = None,
                         folder: str | None = None) -> list[Path]:
-    """Write student copies of every ``NN_topic.ipynb`` in ``src_dir`` into ``dst_dir``; return their paths.
-
-    ``dst_dir`` defaults to :func:`student_dir`, the place the copies' badges open.
-    """
+    """Write student copies of every lesson in ``src_dir`` into ``dst_dir`` (default: :func:`student_dir`)."""
     src_dir, dst_dir = Path(src_dir), Path(dst_dir) if dst_dir is not None else student_dir()
     for instructor_dir in {src_dir.resolve(), NOTEBOOK_DIR.resolve()}:
-        if dst_dir.resolve() == instructor_dir or dst_dir.resolve().is_relative_to(instructor_dir):
+        if dst_dir.resolve().is_relative_to(instructor_dir):
             raise ValueError(
                 f"refusing to write student copies into {dst_dir}: it is (inside) the instructor notebooks' folder "
                 f"{instructor_dir}. Choose a folder outside it, e.g. {student_dir()}."
@@ -116,7 +104,6 @@ def make_student_copies(src_dir: Path = NOTEBOOK_DIR, dst_dir: Path | None = Non
     sources = lesson_notebooks(src_dir)
     if not sources:
         raise FileNotFoundError(f"no lesson notebooks (NN_topic.ipynb) in {src_dir}")
-    repo, folder = repo or links.configured_repo(), folder or links.configured_student_path()
     return [make_student_copy(src, dst_dir / src.name, repo=repo, folder=folder) for src in sources]
 
 

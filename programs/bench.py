@@ -291,10 +291,7 @@ def measure_recipe(name: str, size: BenchSize = FULL) -> dict[str, Any]:
 
 
 def measure_matmul_peak(seconds: float = 2.0, dtype: torch.dtype | None = None) -> dict[str, Any]:
-    """FLOP/s of a large square matmul in the dtype training computes in (or ``dtype``): the roof to measure against.
-
-    ``instructor.gpu_check`` asks for float16, the T4's precision, to scale its step times to a T4.
-    """
+    """FLOP/s of a large square matmul in the dtype training computes in (or ``dtype``): the roof to measure against."""
     device = runtime.pick_device()
     dtype = dtype or runtime.pick_compute_dtype(device)
     n = 2048 if device.type == "cpu" else 8192
@@ -366,10 +363,7 @@ JOBS = (*(("memory", method) for method in budget.METHODS), *(("speed", name) fo
 
 
 def assemble_results(outcomes: list[tuple[str, dict[str, Any]]], size: BenchSize, seconds: float) -> dict[str, Any]:
-    """One results record from the measurements' outcomes, ``(kind, outcome)`` in :data:`JOBS` order.
-
-    :func:`run_all` uses it, and so does ``instructor.gpu_check``, which runs each measurement as its own step.
-    """
+    """One results record from the measurements' outcomes, ``(kind, outcome)`` in :data:`JOBS` order."""
     results: dict[str, Any] = {"memory": [], "speed": [], "size": dataclasses.asdict(size)}
     for kind, outcome in outcomes:
         if kind == "matmul":

@@ -13,6 +13,7 @@ import yaml
 from helpers import colab, embedded
 from helpers.paths import REPO_ROOT
 from instructor import pins
+from programs.torch_install import CPU_INDEX
 
 POST_BUILD = REPO_ROOT / "binder" / "postBuild"
 
@@ -39,7 +40,7 @@ def test_they_pin_torch_and_every_direct_dependency_at_the_constraints_versions(
     environment = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     conda_pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     binder = (REPO_ROOT / "binder" / "requirements.txt").read_text().splitlines()
-    assert binder[0] == pins.CPU_INDEX and conda_pip[-1] == "-e ."
+    assert binder[0] == f"--extra-index-url {CPU_INDEX}" and conda_pip[-1] == "-e ."
     assert [line for line in binder if "==" in line] == conda_pip[:-1]
     found = dict(line.split("==") for line in conda_pip[:-1])
     assert found.pop("torch") == re.search(r"^TORCH_SPEC \?= torch==(\S+)", (REPO_ROOT / "Makefile").read_text(),

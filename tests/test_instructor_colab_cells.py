@@ -59,14 +59,14 @@ def test_sync_writes_the_whole_canonical_install_cell(notebook_copies):
     nbformat.write(notebook, path)
     problems = links.find_mismatches(FORK, notebook_copies)
     assert any(p.startswith(path.name) and "install cell" in p for p in problems), problems
-    links.sync_all(FORK, notebook_copies)
+    links.find_mismatches(FORK, notebook_copies, fix=True)
     assert links.find_mismatches(FORK, notebook_copies) == []
     for lesson in lesson_notebooks(notebook_copies):
         assert install_source(lesson) == links.install_cell_source(FORK)
 
 
 def test_check_reports_an_install_cell_that_drifted(notebook_copies):
-    links.sync_all(FORK, notebook_copies)
+    links.find_mismatches(FORK, notebook_copies, fix=True)
     path = lesson_notebooks(notebook_copies)[-1]
     notebook = nbformat.read(path, as_version=4)
     install = next(c for c in notebook.cells if c.cell_type == "code")
@@ -74,15 +74,6 @@ def test_check_reports_an_install_cell_that_drifted(notebook_copies):
     nbformat.write(notebook, path)
     assert links.find_mismatches(FORK, notebook_copies) == [
         f"{path.name}: the install cell differs from instructor.links.INSTALL_CELL (expected {FORK})"]
-
-
-def test_sync_keeps_outputs_and_ids(notebook_copies):
-    path = lesson_notebooks(notebook_copies)[0]
-    before = nbformat.read(path, as_version=4)
-    links.sync_notebook(path, FORK)
-    after = nbformat.read(path, as_version=4)
-    assert [c.id for c in after.cells] == [c.id for c in before.cells]
-    assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
 
 
 # --- the cell, run -------------------------------------------------------------------------------

@@ -55,9 +55,13 @@ def test_missing_configuration_says_what_to_add(tmp_path):
         links.set_configured_repo(FORK, pyproject)
 
 
+def fixed_notebooks(problems: list[str]) -> list[str]:
+    return sorted({problem.split(":")[0] for problem in problems})
+
+
 def test_sync_rewrites_badge_and_clone_url_once(notebook_copies):
-    changed = links.sync_all(FORK, notebook_copies)
-    assert [p.name for p in changed] == [p.name for p in lesson_notebooks()]
+    changed = fixed_notebooks(links.find_mismatches(FORK, notebook_copies, fix=True))
+    assert changed == [p.name for p in lesson_notebooks()]
     for path in lesson_notebooks(notebook_copies):
         first, install = first_and_install_sources(path)
         lines = first.splitlines()
@@ -66,15 +70,14 @@ def test_sync_rewrites_badge_and_clone_url_once(notebook_copies):
         assert first.count("Open In Colab") == 1
         assert install == links.install_cell_source(FORK)
         assert links.configured_repo() not in first + install
-    assert links.sync_all(FORK, notebook_copies) == []
-    assert links.find_mismatches(FORK, notebook_copies) == []
+    assert links.find_mismatches(FORK, notebook_copies, fix=True) == []
     assert len(links.find_mismatches(OTHER, notebook_copies)) == 2 * len(changed)
 
 
 def test_sync_keeps_outputs_metadata_and_ids(notebook_copies):
     path = lesson_notebooks(notebook_copies)[0]
     before = nbformat.read(path, as_version=4)
-    assert links.sync_notebook(path, FORK)
+    assert links.find_mismatches(FORK, notebook_copies, fix=True)
     after = nbformat.read(path, as_version=4)
     assert after.metadata == before.metadata
     assert [c.id for c in after.cells] == [c.id for c in before.cells]
@@ -84,20 +87,22 @@ def test_sync_keeps_outputs_metadata_and_ids(notebook_copies):
 
 def test_unchanged_notebook_is_not_rewritten(notebook_copies):
     path = lesson_notebooks(notebook_copies)[0]
-    links.sync_notebook(path, FORK)
+    links.find_mismatches(FORK, notebook_copies, fix=True)
     mtime = path.stat().st_mtime_ns
-    assert not links.sync_notebook(path, FORK)
+    assert links.find_mismatches(FORK, notebook_copies, fix=True) == []
     assert path.stat().st_mtime_ns == mtime
 
 
 def test_duplicate_badges_collapse_to_one(notebook_copies):
+    links.find_mismatches(FORK, notebook_copies, fix=True)
     path = lesson_notebooks(notebook_copies)[0]
     notebook = nbformat.read(path, as_version=4)
     old = links.badge_line("old/one", path.name)
     notebook.cells[0].source = f"{old}\n{old}\n\n\n{notebook.cells[0].source}"
     nbformat.write(notebook, path)
-    assert links.find_mismatches(FORK, notebook_copies)
-    assert links.sync_notebook(path, FORK)
+    assert links.find_mismatches(FORK, notebook_copies) == [
+        f"{path.name}: the Colab badge is missing, repeated or points elsewhere (expected {FORK})"]
+    links.find_mismatches(FORK, notebook_copies, fix=True)
     first, _ = first_and_install_sources(path)
     assert first.count("Open In Colab") == 1 and "old/one" not in first
 
@@ -110,7 +115,7 @@ def test_mismatch_is_reported_for_a_missing_install_cell(notebook_copies):
     problems = links.find_mismatches(folder=notebook_copies)
     assert problems and problems[0].startswith(f"{path.name}: no Colab install cell")
     with pytest.raises(ValueError, match="install cell"):
-        links.sync_notebook(path, FORK)
+        links.find_mismatches(FORK, notebook_copies, fix=True)
 
 
 def test_a_fork_end_to_end(notebook_copies, tmp_path, monkeypatch, capsys):
@@ -151,7 +156,7 @@ def test_bad_repo_strings_are_refused(repo, notebook_copies):
     with pytest.raises(ValueError, match="owner/name"):
         links.check_repo(repo)
     with pytest.raises(ValueError, match="owner/name"):
-        links.sync_all(repo, notebook_copies)
+        links.find_mismatches(repo, notebook_copies, fix=True)
 
 
 def test_cli_refuses_a_bad_repo(capsys):

@@ -13,7 +13,12 @@ RECORD = {
     "device": "cpu (AMD EPYC, 2 cores, x86_64)",
     "model": "smollm2",
     "total_seconds": 150.0,
-    "notebooks": [{"notebook": "00_environment.ipynb", "seconds": 30.4}, {"notebook": "01_x.ipynb", "seconds": 119.6}],
+    "notebooks": [
+        {"notebook": "00_environment.ipynb", "seconds": 30.4, "solution_seconds": 6.0, "peak_bytes": 1.05e9,
+         "peak_anon_bytes": 0.37e9, "peak_anon_cell": 3},
+        {"notebook": "01_x.ipynb", "seconds": 119.6, "solution_seconds": 54.0, "peak_bytes": 2.17e9,
+         "peak_anon_bytes": 0.94e9, "peak_anon_cell": -1},
+    ],
 }
 FORK = "a-learner/peft-course-fork"
 
@@ -23,16 +28,30 @@ def block(name: str, body: str) -> str:
     return f"{start}\n{body}\n{end}"
 
 
+def table_rows(table: str) -> list[str]:
+    return [line for line in table.splitlines() if line.startswith("|")]
+
+
 def test_timing_table_has_one_row_per_notebook():
     table = readme.timing_table(RECORD)
     summary = table.splitlines()[0]
     assert all(part in summary for part in ("2026-11-28", RECORD["device"], "`smollm2`", "2.5 minutes"))
-    rows = [line for line in table.splitlines() if line.startswith("|")]
+    rows = table_rows(table)
+    assert rows[0] == "| lesson | seconds | in solutions | peak resident | peak held |"
     assert len(rows) == 2 + len(RECORD["notebooks"])  # header, separator, one row each
+    assert rows[2] == ("| [00 · The Workbench: your environment](notebooks/00_environment.ipynb) | 30 | 6 | 1.05 GB "
+                       "| 0.37 GB |")
+    assert rows[3] == "| [01_x.ipynb](notebooks/01_x.ipynb) | 120 | 54 | 2.17 GB | 0.94 GB |"
+    assert table.endswith("Every lesson held at most 1.8 GB: each fits in Binder's ~2 GB.")
+
+
+def test_lesson_list_opens_each_lesson_in_colab():
+    rows = table_rows(readme.lesson_list(RECORD))
+    assert rows[0] == "| lesson | open in Colab | minutes on cpu | exercises |"
     for row, expected in zip(rows[2:], RECORD["notebooks"], strict=True):
-        assert f"(notebooks/{expected['notebook']})" in row
-        assert f"| {expected['seconds']:.0f} |" in row
+        assert f"(notebooks/{expected['notebook']})" in row and f"| {expected['seconds'] / 60:.1f} |" in row
         assert f"colab.research.google.com/github/{configured_repo()}/blob/main/notebooks/{expected['notebook']}" in row
+    assert rows[2].endswith("| ★ |") and rows[3].endswith("| |"), "exercises: read from the lesson, if it exists"
 
 
 def test_replace_marked_block_replaces_only_the_block(tmp_path):
@@ -77,7 +96,7 @@ def test_update_readme_pulls_each_block_from_its_file(sources):
     (bench / "bench-cpu-2-cores.md").write_text("the bench table\n")
     assert readme.update_readme(path, repo=FORK) == ["timings", "lessons", "bench"]
     text = path.read_text()
-    assert block("timings", readme.timing_table(RECORD, repo=FORK)) in text
+    assert block("timings", readme.timing_table(RECORD)) in text
     assert block("lessons", readme.lesson_list(RECORD, repo=FORK)) in text
     assert block("bench", "the bench table") in text
     assert block("scores", "old") in text, "a block without its source file is left alone"
@@ -96,12 +115,16 @@ def test_scores_block_reads_the_score_record(sources):
         "on_task": {"copy_input": 1.0, "base": 0.6, "fine_tuned": 0.95},
         "facts_kept": {"copy_input": 1.0, "base": 0.7, "fine_tuned": 0.8},
         "chrf_p_vs_copy": {"base": 0.02, "fine_tuned": 0.001},
+        "targets": {"chrF above copying": True, "slang-free 90%": False},
+        "showcase": {"casual": "gonna be late lol", "fine_tuned": "I will be late."},
     }))
     assert "scores" in readme.update_readme(path, repo=FORK)
     text = path.read_text()
     assert "all 100 test messages" in text and "40.0 ± 2.0" in text and "4.25" in text
     assert "merged" not in text, "a system without a score gets no row"
     assert "copy the input: +20.0 chrF; sacrebleu's paired bootstrap over the same messages gives p = 0.001." in text
+    assert "- chrF above copying: **reached**\n- slang-free 90%: **not reached**" in text
+    assert "*gonna be late lol*, comes out as *I will be late.*" in text
 
 
 def test_readme_timing_block_matches_the_last_run():
@@ -128,8 +151,8 @@ def test_binder_summary_names_the_lessons_over_the_line_and_their_cell(tmp_path)
 
     cells = nbformat.read(tmp_path / "07_going_further.ipynb", as_version=4).cells
     solution = next(i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", []))
-    rows = [{"notebook": "00_environment.ipynb", "seconds": 9, "peak_anon_bytes": 400e6, "peak_anon_cell": 3},
-            {"notebook": "07_going_further.ipynb", "seconds": 90, "peak_anon_bytes": 3.08e9,
+    rows = [{**RECORD["notebooks"][0], "peak_anon_bytes": 400e6},
+            {**RECORD["notebooks"][1], "notebook": "07_going_further.ipynb", "peak_anon_bytes": 3.08e9,
              "peak_anon_cell": solution}]
     summary = readme.binder_summary({**RECORD, "notebooks": rows}, tmp_path)
     expected = f"lesson 07 (3.08 GB, cell {solution}, an exercise's solution)."
@@ -180,12 +203,8 @@ def test_solution_seconds_add_up_the_solution_cells_only():
 
 
 def test_timing_table_says_what_the_solutions_cost():
-    rows = [{**RECORD["notebooks"][0], "solution_seconds": 6.0}, {**RECORD["notebooks"][1], "solution_seconds": 54.0}]
-    table = readme.timing_table({**RECORD, "notebooks": rows})
-    assert "| seconds | in solutions |" in table
-    assert "| 30 | 6 |" in table and "| 120 | 54 |" in table
+    table = readme.timing_table(RECORD)
     assert "solution cells took 1.0 of those minutes; without them the lessons ran in 1.5 minutes." in table
-    assert "in solutions" not in readme.timing_table(RECORD), "a record without the split shows none"
 
 
 def test_scores_block_shows_lesson_08_when_recorded():

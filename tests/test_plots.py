@@ -77,21 +77,6 @@ def test_chrf_intervals_draw_one_bar_per_system_with_its_error_bar():
     plt.close("all")
 
 
-def test_frontier_numbers_points_stacks_close_labels_and_stars_the_choice():
-    points = [{"label": "a", "x": 320, "value": 39.07, "ci": 3.5}, {"label": "b", "x": 320, "value": 38.6},
-              {"label": "c", "x": 320, "value": 39.13}, {"label": "d", "x": 800, "value": 40.6, "ci": 4.0}]
-    ax = plots.plot_frontier(points, ylabel="chrF", baselines={"copy": 39.6}, budget=765, budget_label="300 s",
-                             chosen="d")
-    labels = {t.get_text(): t for t in ax.texts}
-    assert sorted(labels) == ["1", "2", "3", "4"]
-    heights = [labels[n].xyann[1] for n in ("2", "1", "3")]  # values 38.6 < 39.07 < 39.13
-    assert heights == sorted(set(heights)), "nearly equal points get labels stacked in the order of their values"
-    markers = [line.get_marker() for line in ax.lines if line.get_marker() not in (None, "None", "")]
-    assert markers.count("*") == 1 and markers.count("o") == 3
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["copy", "300 s"]
-    plt.close("all")
-
-
 def test_dpo_rewards_plot_draws_each_logged_reward():
     history = [{"loss": 0.69, "step": 2, "rewards/chosen": 0.0, "rewards/rejected": 0.0, "rewards/margins": 0.0,
                 "rewards/accuracies": 0.0},
