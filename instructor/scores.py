@@ -69,7 +69,8 @@ def lesson_08_record(namespace: dict[str, Any]) -> dict[str, Any]:
     systems = {"SFT": "sft", "SFT + DPO": "dpo"}
     return {"preference_tuning": {
         "recipe": (f"DPO {'+'.join(training_args.loss_type)}, beta {training_args.beta:g}, "
-                   f"lr {training_args.learning_rate:g}, {steps} steps x {training_args.per_device_train_batch_size}"),
+                   f"lr {training_args.learning_rate:g}, {steps} steps x "
+                   f"{training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps}"),
         "train_seconds": round(train_seconds, 1), "held_out_triples": len(held_out_triples),
         "test_examples": len(test_pairs),
         "preference_accuracy": {key: round(preference_accuracy[name], 4) for name, key in systems.items()},

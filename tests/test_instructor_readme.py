@@ -223,7 +223,7 @@ def test_scores_block_shows_lesson_08_when_recorded():
         "targets": pd.DataFrame([("chrF ≥ SFT - 1.0", "-0.5", True), ("facts kept ≥ 90%", "85%", False)],
                                 columns=["target", "measured", "reached"]),
         "training_args": DPOConfig(output_dir="unused", beta=0.1, loss_type=["sigmoid", "sft"], learning_rate=2e-4,
-                                   per_device_train_batch_size=4, bf16=False),
+                                   per_device_train_batch_size=1, gradient_accumulation_steps=4, bf16=False),
         "train_seconds": 120.0, "steps": 30,
         "replies": {"SFT": ["I'm not doing that."], "SFT + DPO": ["I'm afraid not."]},
     }
