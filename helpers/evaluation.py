@@ -208,3 +208,21 @@ def lens_table(scores: dict[str, dict[str, float]], reference_losses: dict[str, 
         for name, s in scores.items()
     }
     return pd.DataFrame(rows).T
+
+
+def sign_test_p(wins: int, losses: int) -> float:
+    """Two-sided exact sign test (McNemar's exact test) for paired yes/no outcomes.
+
+    ``wins``: items only the new system gets right; ``losses``: items only the old one gets right (items both get
+    right or both wrong say nothing about the difference). Under "no difference" each such item is a fair coin
+    flip, so p is twice the binomial tail of the rarer outcome, at most 1. Lesson 08.
+    """
+    import math
+
+    if wins < 0 or losses < 0:
+        raise ValueError(f"wins and losses are counts, got wins={wins}, losses={losses}")
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(wins, losses) + 1)) / 2**n
+    return min(1.0, 2 * tail)

@@ -78,6 +78,28 @@ def plot_loss_curves(log_history: Sequence[Mapping[str, Any]], ax: Any = None) -
     return ax
 
 
+def plot_dpo_rewards(log_history: Sequence[Mapping[str, Any]], *, title: str = "DPO rewards", ax: Any = None) -> Any:
+    """DPO's logged rewards against step, from ``trainer.state.log_history``: chosen, rejected and their margin
+    (left axis, in nats times beta), and the share of pairs whose chosen reward is higher (right axis). Lesson 08."""
+    ax = _axes(ax)
+    logs = [h for h in log_history if "rewards/margins" in h]
+    steps = [h["step"] for h in logs]
+    for key, style in (("rewards/chosen", "o-"), ("rewards/rejected", "s-"), ("rewards/margins", "^-")):
+        ax.plot(steps, [h[key] for h in logs], style, markersize=3, label=key)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("reward = β · log(π / π_ref)")
+    ax.set_title(title)
+    share = ax.twinx()
+    share.plot(steps, [h["rewards/accuracies"] for h in logs], ":", color="black", label="rewards/accuracies")
+    share.set_ylim(0, 1.05)
+    share.set_ylabel("rewards/accuracies")
+    lines, labels = ax.get_legend_handles_labels()
+    more_lines, more_labels = share.get_legend_handles_labels()
+    ax.legend(lines + more_lines, labels + more_labels, fontsize="small", loc="best")
+    return ax
+
+
 def plot_lines(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     *,

@@ -138,7 +138,24 @@ def scores_table(scores: dict[str, Any]) -> str:
         "The course's targets for the fine-tuned model on this split:", "",
         *targets,
         "", f"The chapter's example, *{showcase['casual']}*, comes out as *{showcase['fine_tuned']}*",
+        *(["", *preference_lines(scores["preference_tuning"])] if "preference_tuning" in scores else []),
     ])
+
+
+def preference_lines(dpo: dict[str, Any]) -> list[str]:
+    """Lesson 08's SFT vs SFT + DPO rows and the targets' outcome, for the scores block."""
+    rows = [{"system": label, "held-out preference accuracy": f"{dpo['preference_accuracy'][key]:.0%}",
+             "chrF (95% interval)": f"{dpo['chrf'][key]:.1f} ± {dpo['chrf_ci'][key]:.1f}",
+             "slang-free": f"{dpo['slang_free'][key]:.0%}", "facts kept": f"{dpo['facts_kept'][key]:.0%}",
+             **{f"polite, {kind.replace('_', ' ')}": f"{shares[key]:.0%}" for kind, shares in dpo["polite"].items()}}
+            for key, label in (("sft", "SFT translator"), ("dpo", "SFT + DPO note"))]
+    targets = [f"- {target}: **{'reached' if reached else 'not reached'}**"
+               for target, reached in dpo["targets"].items()]
+    return [f"Lesson 08, preference tuning ({dpo['recipe']}, {dpo['train_seconds']:.0f} s of training): "
+            f"{dpo['held_out_triples']} held-out triples (sign test p = {dpo['preference_p']:.3f}) and "
+            f"{dpo['test_examples']} test messages (chrF paired bootstrap p = {dpo['chrf_p_vs_sft']:.3f}):", "",
+            markdown_table(rows), "", "Its targets:", "", *targets, "",
+            f"The chapter's example after DPO: *{dpo['showcase']['dpo']}*"]
 
 
 def bench_report() -> str | None:

@@ -60,7 +60,31 @@ def lesson_05_record(namespace: dict[str, Any]) -> dict[str, Any]:
     return {metric: {"merged": round(merged[metric], 4)} for metric in METRICS}
 
 
-RECORDERS = {"04_train_with_sft": lesson_04_record, "05_merge_and_ship": lesson_05_record}
+def lesson_08_record(namespace: dict[str, Any]) -> dict[str, Any]:
+    """Lesson 08's SFT translator against SFT + DPO (a second note trained by DPO), with the issue's targets."""
+    (held_out_triples, preference_accuracy, preference_p, test_pairs, scores, chrf_p, politeness_table, targets,
+     training_args, train_seconds, steps, replies) = _need(
+        namespace, "held_out_triples", "preference_accuracy", "preference_p", "test_pairs", "scores", "chrf_p",
+        "politeness_table", "targets", "training_args", "train_seconds", "steps", "replies")
+    systems = {"SFT": "sft", "SFT + DPO": "dpo"}
+    return {"preference_tuning": {
+        "recipe": (f"DPO {'+'.join(training_args.loss_type)}, beta {training_args.beta:g}, "
+                   f"lr {training_args.learning_rate:g}, {steps} steps x "
+                   f"{training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps}"),
+        "train_seconds": round(train_seconds, 1), "held_out_triples": len(held_out_triples),
+        "test_examples": len(test_pairs),
+        "preference_accuracy": {key: round(preference_accuracy[name], 4) for name, key in systems.items()},
+        "preference_p": round(preference_p, 4), "chrf_p_vs_sft": round(chrf_p, 4),
+        **{metric: {key: round(scores[name][metric], 4) for name, key in systems.items()} for metric in METRICS},
+        "polite": {kind.replace(" ", "_"): {key: round(float(politeness_table.loc[kind, name]), 4)
+                                            for name, key in systems.items()} for kind in politeness_table.index},
+        "showcase": {"casual": test_pairs[0]["casual"], "sft": replies["SFT"][0], "dpo": replies["SFT + DPO"][0]},
+        "targets": {row["target"]: bool(row["reached"]) for _, row in targets.iterrows()},
+    }}
+
+
+RECORDERS = {"04_train_with_sft": lesson_04_record, "05_merge_and_ship": lesson_05_record,
+             "08_preference_tuning_dpo": lesson_08_record}
 
 
 def recorder_source(stem: str) -> str | None:

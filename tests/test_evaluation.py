@@ -153,3 +153,13 @@ def test_reference_loss_counts_the_answer_tokens_of_each_pair_once(tokenizer):
     expected = sum(loss * n for loss, n in zip(alone, answer_tokens, strict=True)) / sum(answer_tokens)
     assert evaluation.reference_loss(model, tokenizer, ROWS, batch_size=2) == pytest.approx(expected, rel=1e-4)
     assert all(loss > 5 for loss in alone), "a random model finds the references unlikely (ln 49152 is 10.8)"
+
+
+def test_sign_test_by_hand():
+    assert evaluation.sign_test_p(0, 0) == 1.0
+    assert evaluation.sign_test_p(5, 0) == pytest.approx(2 / 32)  # five fair coins all landing one way, both tails
+    assert evaluation.sign_test_p(0, 5) == evaluation.sign_test_p(5, 0)
+    assert evaluation.sign_test_p(3, 3) == 1.0
+    assert evaluation.sign_test_p(10, 1) == pytest.approx(2 * 12 / 2**11)
+    with pytest.raises(ValueError, match="counts"):
+        evaluation.sign_test_p(-1, 2)

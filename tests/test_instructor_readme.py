@@ -205,3 +205,35 @@ def test_solution_seconds_add_up_the_solution_cells_only():
 def test_timing_table_says_what_the_solutions_cost():
     table = readme.timing_table(RECORD)
     assert "solution cells took 1.0 of those minutes; without them the lessons ran in 1.5 minutes." in table
+
+
+def test_scores_block_shows_lesson_08_when_recorded():
+    import pandas as pd
+    from trl import DPOConfig
+
+    from instructor import scores
+
+    lens = {"chrf": 40.0, "chrf_ci": 3.0, "slang_free": 0.98, "on_task": 0.97, "facts_kept": 0.95}
+    namespace = {
+        "held_out_triples": [{}] * 45, "preference_accuracy": {"SFT": 0.5, "SFT + DPO": 0.8}, "preference_p": 0.001,
+        "test_pairs": [{"casual": "Yo, I ain't doing that."}] * 111, "chrf_p": 0.3,
+        "scores": {"SFT": lens, "SFT + DPO": {**lens, "chrf": 39.5}},
+        "politeness_table": pd.DataFrame({"messages": [12, 11], "SFT": [0.25, 0.5], "SFT + DPO": [0.75, 0.5]},
+                                         index=["declining", "pushing back"]),
+        "targets": pd.DataFrame([("chrF ≥ SFT - 1.0", "-0.5", True), ("facts kept ≥ 90%", "85%", False)],
+                                columns=["target", "measured", "reached"]),
+        "training_args": DPOConfig(output_dir="unused", beta=0.1, loss_type=["sigmoid", "sft"], learning_rate=2e-4,
+                                   per_device_train_batch_size=1, gradient_accumulation_steps=4, bf16=False),
+        "train_seconds": 120.0, "steps": 30,
+        "replies": {"SFT": ["I'm not doing that."], "SFT + DPO": ["I'm afraid not."]},
+    }
+    record = scores.lesson_08_record(namespace)["preference_tuning"]
+    assert record["recipe"] == "DPO sigmoid+sft, beta 0.1, lr 0.0002, 30 steps x 4"
+    assert record["polite"]["pushing_back"] == {"sft": 0.5, "dpo": 0.5}
+    text = "\n".join(readme.preference_lines(record))
+    row = next(line for line in text.splitlines() if line.startswith("| SFT + DPO note"))
+    assert [cell.strip() for cell in row.strip("|").split("|")] == ["SFT + DPO note", "80%", "39.5 ± 3.0", "98%", "95%",
+                                                                   "75%", "50%"]
+    assert "- facts kept ≥ 90%: **not reached**" in text and "*I'm afraid not.*" in text
+    with pytest.raises(KeyError, match="steps"):
+        scores.lesson_08_record({k: v for k, v in namespace.items() if k != "steps"})

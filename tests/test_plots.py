@@ -76,3 +76,17 @@ def test_chrf_intervals_draw_one_bar_per_system_with_its_error_bar():
     assert [tuple(segment[:, 0]) for segment in error_bars] == [(37.5, 42.5), (19.0, 21.0)]
     plt.close("all")
 
+
+def test_dpo_rewards_plot_draws_each_logged_reward():
+    history = [{"loss": 0.69, "step": 2, "rewards/chosen": 0.0, "rewards/rejected": 0.0, "rewards/margins": 0.0,
+                "rewards/accuracies": 0.0},
+               {"loss": 0.5, "step": 4, "rewards/chosen": 0.2, "rewards/rejected": -0.3, "rewards/margins": 0.5,
+                "rewards/accuracies": 0.75},
+               {"train_runtime": 10.0, "step": 4}]
+    _, ax = plt.subplots()
+    assert plots.plot_dpo_rewards(history, ax=ax) is ax
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert {"rewards/chosen", "rewards/rejected", "rewards/margins"} <= set(labels)
+    margins = next(line for line in ax.get_lines() if line.get_label() == "rewards/margins")
+    assert list(margins.get_xdata()) == [2, 4] and list(margins.get_ydata()) == [0.0, 0.5]
+    plt.close("all")
