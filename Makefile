@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.course-installed
 
-.PHONY: install lab course bench test check lint clean-outputs colab-links student gpu-check
+.PHONY: install gguf lab course bench test check lint clean-outputs colab-links student gpu-check
 
 install: $(STAMP)
 
@@ -29,8 +29,14 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m helpers.embedded
 	@touch $(STAMP)
 
+# Lesson 09 runs its GGUF file in llama.cpp through llama-cpp-python, which pip builds from source (about 9 minutes
+# on 2 cores, once: pip keeps the wheel). Opt-in; without it lesson 09 skips its llama.cpp cells and says so.
+gguf: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,gguf]"
+
 # The whole repository is served (lessons link to ../data, and point at helpers/ and configs/); Lab opens on notebooks/.
 lab: install
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || echo "Lesson 09 also runs llama.cpp: make gguf installs it (builds ~9 min)."
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 course: install
@@ -45,10 +51,11 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 
-# The full check (CI, the README's command): ruff, every unit test and every lesson executed (tests/test_lessons.py).
+# The full check (CI, the README's command): ruff, every unit test and every lesson executed (tests/test_lessons.py);
+# the twelve slowest tests are listed at the end.
 test: install
 	$(BIN)/ruff check .
-	COURSE_QUICK=1 $(BIN)/python -m pytest
+	COURSE_QUICK=1 $(BIN)/python -m pytest --durations=12
 
 # The inner loop, under 90 s on 2 cores: ruff and the unit tests, without the notebooks and the tests marked
 # heavy (real training runs, model loads in fresh processes). `make test` runs those too.

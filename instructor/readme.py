@@ -139,6 +139,7 @@ def scores_table(scores: dict[str, Any]) -> str:
         *targets,
         "", f"The chapter's example, *{showcase['casual']}*, comes out as *{showcase['fine_tuned']}*",
         *(["", *preference_lines(scores["preference_tuning"])] if "preference_tuning" in scores else []),
+        *(["", *shipping_lines(scores["shipping"])] if "shipping" in scores else []),
     ])
 
 
@@ -156,6 +157,15 @@ def preference_lines(dpo: dict[str, Any]) -> list[str]:
             f"{dpo['test_examples']} test messages (chrF paired bootstrap p = {dpo['chrf_p_vs_sft']:.3f}):", "",
             markdown_table(rows), "", "Its targets:", "", *targets, "",
             f"The chapter's example after DPO: *{dpo['showcase']['dpo']}*"]
+
+
+def shipping_lines(shipping: dict[str, Any]) -> list[str]:
+    """Lesson 09's verification table: each shipped file (and runtime) against the glued model it came from."""
+    formats = {"identical replies": "{:.0%}", "chrF": "{:.1f}", "tokens/s": "{:.0f}", "MB": "{:.0f}"}
+    rows = [{"model": name, **{column: form.format(row[column]) if column in row else "—"
+                               for column, form in formats.items()}} for name, row in shipping["rows"].items()]
+    return [f"Lesson 09, the translator shipped as GGUF ({' + '.join(shipping['notes'])} glued in), checked on all "
+            f"{shipping['test_examples']} test messages against the glued model:", "", markdown_table(rows)]
 
 
 def bench_report() -> str | None:

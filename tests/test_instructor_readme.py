@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +238,25 @@ def test_scores_block_shows_lesson_08_when_recorded():
     assert "- facts kept ≥ 90%: **not reached**" in text and "*I'm afraid not.*" in text
     with pytest.raises(KeyError, match="steps"):
         scores.lesson_08_record({k: v for k, v in namespace.items() if k != "steps"})
+
+
+def test_scores_block_shows_lesson_09_verification_when_recorded():
+    import pandas as pd
+
+    from instructor import scores
+
+    table = pd.DataFrame({"glued model": {"identical replies": 1.0, "chrF": 41.9, "tokens/s": 60.0, "MB": 538.1},
+                          "GGUF q8_0, llama.cpp": {"identical replies": 0.7, "chrF": 40.9, "tokens/s": 61.2,
+                                                   "MB": 144.8},
+                          "glued model, one at a time": {"identical replies": float("nan"), "chrF": float("nan"),
+                                                         "tokens/s": 11.5, "MB": 538.1}}).T
+    namespace = {"table": table, "casual": ["m"] * 111, "notes": [Path("outputs/corporate-translator-adapter")]}
+    record = scores.lesson_09_record(namespace)["shipping"]
+    assert record["rows"]["glued model, one at a time"] == {"tokens/s": 11.5, "MB": 538.1}, "no value, no key"
+    text = "\n".join(readme.shipping_lines(record))
+    row = next(line for line in text.splitlines() if line.startswith("| GGUF q8_0, llama.cpp"))
+    assert [cell.strip() for cell in row.strip("|").split("|")] == ["GGUF q8_0, llama.cpp", "70%", "40.9", "61", "145"]
+    single = next(line for line in text.splitlines() if line.startswith("| glued model, one at a time"))
+    assert "—" in single and "all 111 test messages" in text and "corporate-translator-adapter glued in" in text
+    with pytest.raises(KeyError, match="notes"):
+        scores.lesson_09_record({"table": table, "casual": []})

@@ -36,3 +36,13 @@ def test_lesson_05_alone_trains_the_adapter_it_needs(tmp_path):
     assert "No adapter from lesson 04 in this runtime" in run.stdout
     assert (tmp_path / ADAPTER_NAME / "adapter_config.json").is_file()
     assert f"{ADAPTER_NAME} - trained on" in run.stdout  # the cell went on to load and name it
+
+
+@pytest.mark.parametrize("name", ["08_preference_tuning_dpo.ipynb", "09_ship_gguf.ipynb"])
+def test_later_lessons_train_the_missing_adapter_as_lesson_05_does(name):
+    """Lessons 08 and 09 also need lesson 04's adapter; they make it with lesson 05's block, tested above."""
+    def train_if_missing(path) -> str:
+        source = code_cell(nbformat.read(path, as_version=4), "adapter_config.json")
+        return source[:source.index("\n", source.index("assert run.returncode"))]
+
+    assert train_if_missing(REPO_ROOT / "notebooks" / name) == train_if_missing(LESSON_05)
