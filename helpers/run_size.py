@@ -13,7 +13,7 @@ from typing import TypeVar
 
 SHORT_RUN_ENV = "COURSE_QUICK"
 SHORT_STEPS = 3
-SHORT_ROWS = 24
+SHORT_ROWS = 12  # enough for every category the quick-run checks look at (tests/test_run_size.py)
 
 T = TypeVar("T")
 
@@ -35,8 +35,14 @@ def steps(count: int, short: int = SHORT_STEPS) -> int:
     return min(count, short) if shortened() else count
 
 
-def rows(items: Sequence[T], short: int = SHORT_ROWS) -> list[T]:
-    """All of ``items``, or the first ``short`` of them in a shortened run (the same ones every time)."""
+def rows(items: Sequence[T], short: int = SHORT_ROWS) -> Sequence[T]:
+    """All of ``items``, or the first ``short`` of them in a shortened run (the same ones every time).
+
+    A ``datasets.Dataset`` stays a ``Dataset`` (a trainer's ``eval_dataset``); anything else becomes a list.
+    """
     if short < 1:
         raise ValueError(f"short must be at least 1, got {short}")
-    return list(items[:short]) if shortened() else list(items)
+    count = min(short, len(items)) if shortened() else len(items)
+    if hasattr(items, "select") and hasattr(items, "column_names"):  # a datasets.Dataset
+        return items if count == len(items) else items.select(range(count))
+    return list(items[:count])
