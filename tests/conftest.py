@@ -2,7 +2,10 @@
 
 Also the selection of tests marked ``slow`` (fresh environments, large downloads): deselected unless the ``-m``
 expression names them (``pytest -m slow``), whatever else ``-m`` says (``make check`` gives ``-m "not heavy"``).
+And, under ``make test``'s workers (pytest-xdist), each worker's share of the CPU cores.
 """
+
+import os
 
 import pytest
 import torch
@@ -37,3 +40,13 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+def pytest_configure(config):
+    """On a pytest-xdist worker, compute on this worker's share of the cores (and so do the kernels and scripts it
+    starts, through ``OMP_NUM_THREADS``): two workers of two threads each on two cores wait on each other."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)

@@ -17,6 +17,18 @@ from instructor.notebooks import CHECK_TAG, SOLUTION_TAG, lesson_notebooks
 
 LESSONS = lesson_notebooks()
 CHAPTER_LESSONS = [p for p in LESSONS if p.name[:2] in {"01", "02", "03", "04", "05"}]
+# Lessons 05, 08 and 09 use what lessons 04 and 08 leave in the output folder: on `make test`'s two workers
+# (pytest-xdist, --dist loadgroup) they run on one worker, in this order. So do the TinyLlama-shaped runs.
+USES_EARLIER_OUTPUTS = {"04", "05", "08", "09"}
+
+
+def lesson_params(paths, group: str | None = None) -> list:
+    """One ``pytest.param`` per lesson; those in ``group`` (or using earlier outputs) stay on one worker."""
+    def group_of(path):
+        return group or ("lesson-outputs" if path.name[:2] in USES_EARLIER_OUTPUTS else None)
+
+    return [pytest.param(path, id=path.stem, marks=[pytest.mark.xdist_group(group_of(path))] if group_of(path) else [])
+            for path in paths]
 FAILURES_A_CHECK_MAY_RAISE = {"AssertionError", "MissingAnswer"}
 
 
@@ -61,7 +73,7 @@ def run_lesson(path) -> list[str]:
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", lesson_params(LESSONS))
 def test_lesson_runs_and_each_check_catches_an_empty_answer(path):
     proven = run_lesson(path)
     exercises = sum(CHECK_TAG in tags(cell) for cell in nbformat.read(path, as_version=4).cells)
@@ -69,7 +81,7 @@ def test_lesson_runs_and_each_check_catches_an_empty_answer(path):
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("path", CHAPTER_LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", lesson_params(CHAPTER_LESSONS, group="tinyllama-shaped"))
 def test_lesson_runs_on_a_model_shaped_like_tinyllama(path, monkeypatch, tmp_path_factory):
     monkeypatch.setenv("COURSE_MODEL", "tinyllama-shaped")
     monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path_factory.getbasetemp() / "tinyllama-shaped-outputs"))
