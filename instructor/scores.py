@@ -86,7 +86,7 @@ def lesson_08_record(namespace: dict[str, Any]) -> dict[str, Any]:
 def lesson_09_record(namespace: dict[str, Any]) -> dict[str, Any]:
     """Lesson 09's shipped files against the glued model they came from: identical replies, chrF, speed, size."""
     table, casual, notes = _need(namespace, "table", "casual", "notes")
-    rows = {name: {column: round(float(value), 4) for column, value in row.items() if value == value}  # NaN: none
+    rows = {name: {column: round(float(value), 6) for column, value in row.items() if value == value}  # NaN: none
             for name, row in table.iterrows()}
     return {"shipping": {"test_examples": len(casual), "notes": [note.name for note in notes], "rows": rows}}
 
