@@ -52,12 +52,12 @@ lint: install
 	$(BIN)/ruff check .
 
 # The full check (CI, the README's command): ruff, every unit test and every lesson executed (tests/test_lessons.py)
-# on TEST_WORKERS pytest-xdist workers (lessons that share outputs/ stay on one, in order: tests/test_lessons.py);
+# on TEST_WORKERS pytest-xdist workers (a test class runs on one worker: tests/test_lessons.py, tests/conftest.py);
 # the twelve slowest tests are listed at the end.
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check .
-	COURSE_QUICK=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=12
+	COURSE_QUICK=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=12
 
 # The inner loop, under 90 s on 2 cores: ruff and the unit tests, without the notebooks and the tests marked
 # heavy (real training runs, model loads in fresh processes). `make test` runs those too.

@@ -32,14 +32,24 @@ def tiny_llama(tiny_llama_config) -> LlamaForCausalLM:
     return LlamaForCausalLM(tiny_llama_config).eval()
 
 
+# On pytest-xdist workers (`make test`: --dist loadscope --no-loadscope-reorder) the longest units of work go
+# first, so they start at once: the lessons that pass outputs on, then the lessons run on their own.
+FIRST_ON_WORKERS = ("tests/test_lessons.py::TestLessonsThatShareOutputs::", "tests/test_lessons.py::test_")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Deselect the tests marked ``slow`` unless ``-m`` mentions ``slow``."""
-    if "slow" in (config.option.markexpr or ""):
-        return
-    slow = [item for item in items if item.get_closest_marker("slow")]
-    if slow:
-        config.hook.pytest_deselected(items=slow)
-        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    """Deselect the tests marked ``slow`` unless ``-m`` mentions ``slow``; on a worker, the longest units first."""
+    if "slow" not in (config.option.markexpr or ""):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        def rank(item) -> int:
+            return next((i for i, prefix in enumerate(FIRST_ON_WORKERS) if item.nodeid.startswith(prefix)),
+                        len(FIRST_ON_WORKERS))
+
+        items.sort(key=rank)  # stable: each group keeps its order
 
 
 def pytest_configure(config):

@@ -17,18 +17,11 @@ from instructor.notebooks import CHECK_TAG, SOLUTION_TAG, lesson_notebooks
 
 LESSONS = lesson_notebooks()
 CHAPTER_LESSONS = [p for p in LESSONS if p.name[:2] in {"01", "02", "03", "04", "05"}]
-# Lessons 05, 08 and 09 use what lessons 04 and 08 leave in the output folder: on `make test`'s two workers
-# (pytest-xdist, --dist loadgroup) they run on one worker, in this order. So do the TinyLlama-shaped runs.
+# Lessons 05, 08 and 09 use what lessons 04 and 08 leave in the output folder. On `make test`'s workers
+# (pytest-xdist, --dist loadscope) a class is one unit of work: its tests run on one worker, in this order.
 USES_EARLIER_OUTPUTS = {"04", "05", "08", "09"}
-
-
-def lesson_params(paths, group: str | None = None) -> list:
-    """One ``pytest.param`` per lesson; those in ``group`` (or using earlier outputs) stay on one worker."""
-    def group_of(path):
-        return group or ("lesson-outputs" if path.name[:2] in USES_EARLIER_OUTPUTS else None)
-
-    return [pytest.param(path, id=path.stem, marks=[pytest.mark.xdist_group(group_of(path))] if group_of(path) else [])
-            for path in paths]
+SHARING = [p for p in LESSONS if p.name[:2] in USES_EARLIER_OUTPUTS]
+ON_THEIR_OWN = [p for p in LESSONS if p not in SHARING]
 FAILURES_A_CHECK_MAY_RAISE = {"AssertionError", "MissingAnswer"}
 
 
@@ -72,17 +65,29 @@ def run_lesson(path) -> list[str]:
     return proven
 
 
-@pytest.mark.heavy
-@pytest.mark.parametrize("path", lesson_params(LESSONS))
-def test_lesson_runs_and_each_check_catches_an_empty_answer(path):
+def run_and_prove_every_check(path) -> None:
     proven = run_lesson(path)
     exercises = sum(CHECK_TAG in tags(cell) for cell in nbformat.read(path, as_version=4).cells)
     assert len(proven) == exercises, f"{path.name}: {exercises} check cells, {len(proven)} ran before a solution"
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("path", lesson_params(CHAPTER_LESSONS, group="tinyllama-shaped"))
-def test_lesson_runs_on_a_model_shaped_like_tinyllama(path, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("COURSE_MODEL", "tinyllama-shaped")
-    monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path_factory.getbasetemp() / "tinyllama-shaped-outputs"))
-    run_lesson(path)
+@pytest.mark.parametrize("path", ON_THEIR_OWN, ids=lambda p: p.stem)
+def test_lesson_runs_and_each_check_catches_an_empty_answer(path):
+    run_and_prove_every_check(path)
+
+
+@pytest.mark.heavy
+class TestLessonsThatShareOutputs:
+    @pytest.mark.parametrize("path", SHARING, ids=lambda p: p.stem)
+    def test_lesson_runs_and_each_check_catches_an_empty_answer(self, path):
+        run_and_prove_every_check(path)
+
+
+@pytest.mark.heavy
+class TestOnAModelShapedLikeTinyLlama:
+    @pytest.mark.parametrize("path", CHAPTER_LESSONS, ids=lambda p: p.stem)
+    def test_lesson_runs(self, path, monkeypatch, tmp_path_factory):
+        monkeypatch.setenv("COURSE_MODEL", "tinyllama-shaped")
+        monkeypatch.setenv("COURSE_OUTPUT_DIR", str(tmp_path_factory.getbasetemp() / "tinyllama-shaped-outputs"))
+        run_lesson(path)
