@@ -117,47 +117,82 @@ def paired_p_values(
     return {name: float(result.p_value) for name, result in zip(others, per_system[1:], strict=True)}
 
 
+def _answer_token_ids(
+    tokenizer: Any, prompt: list[dict[str, str]], answer: str, *, through_end_of_turn: bool
+) -> tuple[list[int], int]:
+    """The chat-templated conversation's token ids and where the answer starts (the prompt's length).
+
+    ``through_end_of_turn`` cuts the ids after the end-of-turn token (what training scores); otherwise they run
+    to the end of the template's text.
+    """
+    prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_dict=True)["input_ids"]
+    conversation = [*prompt, {"role": "assistant", "content": answer}]
+    full_ids = tokenizer.apply_chat_template(conversation, return_dict=True)["input_ids"]
+    if full_ids[: len(prompt_ids)] != prompt_ids:
+        raise ValueError("the chat template does not extend the prompt with the answer")
+    if through_end_of_turn:
+        end_of_turn = tokenizer.convert_tokens_to_ids(tokenizer.eos_token)
+        full_ids = full_ids[: len(full_ids) - full_ids[::-1].index(end_of_turn)]
+    return full_ids, len(prompt_ids)
+
+
 @torch.inference_mode()
+def _answer_nll(
+    model: Any, tokenizer: Any, conversations: Sequence[tuple[list[dict[str, str]], str]], *, batch_size: int,
+    through_end_of_turn: bool,
+) -> list[tuple[float, int]]:
+    """For each (prompt messages, answer): the answer tokens' summed negative log-likelihood, and their count.
+
+    Sequences are right-padded so every real token keeps the position it has in a single-sequence forward pass.
+    """
+    device = next(model.parameters()).device
+    results: list[tuple[float, int]] = []
+    for start in range(0, len(conversations), batch_size):
+        encoded = [_answer_token_ids(tokenizer, prompt, answer, through_end_of_turn=through_end_of_turn)
+                   for prompt, answer in conversations[start : start + batch_size]]
+        width = max(len(ids) for ids, _ in encoded)
+        input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        answer = torch.zeros_like(input_ids, dtype=torch.bool)
+        for row, (ids, answer_start) in enumerate(encoded):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention[row, : len(ids)] = 1
+            answer[row, answer_start : len(ids)] = True
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
+        targets, scored = input_ids[:, 1:].to(device), answer[:, 1:].to(device)
+        losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
+        results += [(float(row_losses[row_scored].sum()), int(row_scored.sum()))
+                    for row_losses, row_scored in zip(losses, scored, strict=True)]
+        del logits, losses
+    release_memory()
+    return results
+
+
 def reference_loss(model: Any, tokenizer: Any, pairs: Sequence[dict[str, str]], *, batch_size: int = 4) -> float:
     """Mean loss per token of each corporate reference given its prompt: what training minimises, on held-out pairs.
 
     ``exp`` of it is the reference's perplexity. Only the answer tokens (and the end-of-turn token) count,
-    exactly as in training; sequences are right-padded so positions match a single-sequence forward pass.
-    Small batches: a forward pass holds batch x length x vocabulary logits (16 x 80 x 49,152 floats are 250 MB),
-    and 4 took about as long as 16 on the course CPU.
+    exactly as in training. Small batches: a forward pass holds batch x length x vocabulary logits
+    (16 x 80 x 49,152 floats are 250 MB), and 4 took about as long as 16 on the course CPU.
     """
-    from helpers.data import to_prompt_completion
+    conversations = [(prompt_messages(row["casual"]), row["corporate"]) for row in pairs]
+    scored = _answer_nll(model, tokenizer, conversations, batch_size=batch_size, through_end_of_turn=True)
+    return sum(nll for nll, _ in scored) / sum(count for _, count in scored)
 
-    pairs = list(pairs)
-    device = next(model.parameters()).device
-    total_loss, total_tokens = 0.0, 0
-    for start in range(0, len(pairs), batch_size):
-        ids, answer_masks = [], []
-        for row in pairs[start : start + batch_size]:
-            example = to_prompt_completion(row)
-            prompt = tokenizer.apply_chat_template(example["prompt"], add_generation_prompt=True, return_dict=True)
-            full = tokenizer.apply_chat_template(example["prompt"] + example["completion"], return_dict=True)
-            prompt_ids, full_ids = prompt["input_ids"], full["input_ids"]
-            if full_ids[: len(prompt_ids)] != prompt_ids:
-                raise ValueError("the chat template does not extend the prompt with the answer")
-            end = len(full_ids) - full_ids[::-1].index(tokenizer.convert_tokens_to_ids(tokenizer.eos_token))
-            ids.append(full_ids[:end])
-            answer_masks.append([0] * len(prompt_ids) + [1] * (end - len(prompt_ids)))
-        width = max(len(i) for i in ids)
-        input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        answer = torch.zeros_like(input_ids, dtype=torch.bool)
-        for row, (token_ids, mask) in enumerate(zip(ids, answer_masks, strict=True)):
-            input_ids[row, : len(token_ids)] = torch.tensor(token_ids)
-            attention[row, : len(token_ids)] = 1
-            answer[row, : len(mask)] = torch.tensor(mask, dtype=torch.bool)
-        logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
-        targets, scored = input_ids[:, 1:].to(device), answer[:, 1:].to(device)
-        losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets, reduction="none")
-        total_loss += losses[scored].sum().item()
-        total_tokens += int(scored.sum())
-    release_memory()
-    return total_loss / total_tokens
+
+def answer_logprobs(
+    model: Any, tokenizer: Any, prompts: Sequence[str], answers: Sequence[str], *, batch_size: int = 8
+) -> list[float]:
+    """log pi(answer | prompt) for each pair: the answer's token log-probabilities after the chat prompt, summed.
+
+    The tokens run to the end of the chat template's text, as in lesson 08's one-answer version; batched (right
+    padding), so the 90 answers of lesson 08's held-out triples take one forward pass per ``batch_size``.
+    """
+    if len(prompts) != len(answers):
+        raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers: give one answer per prompt")
+    conversations = [(prompt_messages(p), a) for p, a in zip(prompts, answers, strict=True)]
+    scored = _answer_nll(model, tokenizer, conversations, batch_size=batch_size, through_end_of_turn=False)
+    return [-nll for nll, _ in scored]
 
 
 def sentence_chrf(hypothesis: str, reference: str) -> float:

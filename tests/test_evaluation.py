@@ -163,3 +163,33 @@ def test_sign_test_by_hand():
     assert evaluation.sign_test_p(10, 1) == pytest.approx(2 * 12 / 2**11)
     with pytest.raises(ValueError, match="counts"):
         evaluation.sign_test_p(-1, 2)
+
+
+def test_answer_logprobs_batched_equal_each_answer_scored_alone(tokenizer):
+    """Lesson 08's log pi(answer | prompt), written for one answer, matches the batched, right-padded helper."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from helpers.data import prompt_messages
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    model = LlamaForCausalLM(config).eval()
+
+    def one_answer(prompt: str, answer: str) -> float:
+        messages = prompt_messages(prompt)
+        start = len(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+        ids = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": answer}],
+                                            return_tensors="pt", return_dict=True)["input_ids"]
+        with torch.inference_mode():
+            logprobs = model(input_ids=ids).logits[0, :-1].float().log_softmax(-1)
+        return logprobs[start - 1 :].gather(-1, ids[0, start:, None]).sum().item()
+
+    prompts = [row["casual"] for row in ROWS]
+    answers = [row["corporate"] for row in ROWS]
+    expected = [one_answer(p, a) for p, a in zip(prompts, answers, strict=True)]
+    batched = evaluation.answer_logprobs(model, tokenizer, prompts, answers, batch_size=2)
+    assert batched == pytest.approx(expected, rel=1e-4)
+    assert all(value < -20 for value in batched), "a random model finds every answer unlikely"
+    with pytest.raises(ValueError, match="one answer per prompt"):
+        evaluation.answer_logprobs(model, tokenizer, prompts, answers[:1])
