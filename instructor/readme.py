@@ -164,8 +164,11 @@ def shipping_lines(shipping: dict[str, Any]) -> list[str]:
     formats = {"identical replies": "{:.0%}", "chrF": "{:.1f}", "tokens/s": "{:.0f}", "MB": "{:.0f}"}
     rows = [{"model": name, **{column: form.format(row[column]) if column in row else "—"
                                for column, form in formats.items()}} for name, row in shipping["rows"].items()]
+    targets = [f"- {target}: {result['measured']}, **{'reached' if result['reached'] else 'not reached'}**"
+               for target, result in shipping.get("targets", {}).items()]
     return [f"Lesson 09, the translator shipped as GGUF ({' + '.join(shipping['notes'])} glued in), checked on all "
-            f"{shipping['test_examples']} test messages against the glued model:", "", markdown_table(rows)]
+            f"{shipping['test_examples']} test messages against the glued model:", "", markdown_table(rows),
+            *(["", "Its targets:", "", *targets] if targets else [])]
 
 
 def bench_report() -> str | None:

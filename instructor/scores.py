@@ -85,10 +85,12 @@ def lesson_08_record(namespace: dict[str, Any]) -> dict[str, Any]:
 
 def lesson_09_record(namespace: dict[str, Any]) -> dict[str, Any]:
     """Lesson 09's shipped files against the glued model they came from: identical replies, chrF, speed, size."""
-    table, casual, notes = _need(namespace, "table", "casual", "notes")
+    table, casual, notes, targets = _need(namespace, "table", "casual", "notes", "targets")
     rows = {name: {column: round(float(value), 6) for column, value in row.items() if value == value}  # NaN: none
             for name, row in table.iterrows()}
-    return {"shipping": {"test_examples": len(casual), "notes": [note.name for note in notes], "rows": rows}}
+    return {"shipping": {"test_examples": len(casual), "notes": [note.name for note in notes], "rows": rows,
+                         "targets": {row["target"]: {"measured": row["measured"], "reached": bool(row["reached"])}
+                                     for _, row in targets.iterrows()}}}
 
 
 RECORDERS = {"04_train_with_sft": lesson_04_record, "05_merge_and_ship": lesson_05_record,

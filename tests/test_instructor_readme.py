@@ -250,7 +250,10 @@ def test_scores_block_shows_lesson_09_verification_when_recorded():
                                                    "MB": 144.8},
                           "glued model, one at a time": {"identical replies": float("nan"), "chrF": float("nan"),
                                                          "tokens/s": 11.5, "MB": 538.1}}).T
-    namespace = {"table": table, "casual": ["m"] * 111, "notes": [Path("outputs/corporate-translator-adapter")]}
+    targets = pd.DataFrame([("q8_0: chrF within 0.5 of the glued model's", "+0.90 (paired p = 0.04)", False)],
+                           columns=["target", "measured", "reached"])
+    namespace = {"table": table, "casual": ["m"] * 111, "notes": [Path("outputs/corporate-translator-adapter")],
+                 "targets": targets}
     record = scores.lesson_09_record(namespace)["shipping"]
     assert record["rows"]["glued model, one at a time"] == {"tokens/s": 11.5, "MB": 538.1}, "no value, no key"
     text = "\n".join(readme.shipping_lines(record))
@@ -258,5 +261,6 @@ def test_scores_block_shows_lesson_09_verification_when_recorded():
     assert [cell.strip() for cell in row.strip("|").split("|")] == ["GGUF q8_0, llama.cpp", "70%", "40.9", "61", "145"]
     single = next(line for line in text.splitlines() if line.startswith("| glued model, one at a time"))
     assert "—" in single and "all 111 test messages" in text and "corporate-translator-adapter glued in" in text
+    assert "- q8_0: chrF within 0.5 of the glued model's: +0.90 (paired p = 0.04), **not reached**" in text
     with pytest.raises(KeyError, match="notes"):
         scores.lesson_09_record({"table": table, "casual": []})
