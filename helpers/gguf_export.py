@@ -27,12 +27,19 @@ def llama_cpp_version(constraints: Path = REPO_ROOT / "constraints.txt") -> str:
     return pins[PACKAGE]
 
 
-def converter_dir(version: str | None = None, cache: Path | None = None) -> Path:
+def converter_dir(version: str | None = None, cache: Path | None = None, source: Path | None = None) -> Path:
     """llama.cpp's folder with ``convert_hf_to_gguf.py``, ``convert_lora_to_gguf.py`` and their ``gguf-py``: taken
-    once from llama-cpp-python's source on PyPI (``pip download``) and kept in the course's cache folder."""
+    once from llama-cpp-python's source archive, ``source`` if given (an offline kit brings it), else downloaded
+    from PyPI (``pip download``), and kept in the course's cache folder."""
     version = version or llama_cpp_version()
     folder = (cache or cache_root()) / f"llama.cpp-from-llama-cpp-python-{version}"
     if (folder / "convert_hf_to_gguf.py").is_file():
+        return folder
+    if source is not None:
+        if not Path(source).name.startswith(f"llama_cpp_python-{version}.tar"):
+            raise ValueError(f"{source} is not the source of {PACKAGE} {version} (llama_cpp_python-{version}.tar.gz), "
+                             f"the version constraints.txt pins")
+        _extract_converter(Path(source), folder)
         return folder
     with tempfile.TemporaryDirectory() as tmp:
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
@@ -41,20 +48,27 @@ def converter_dir(version: str | None = None, cache: Path | None = None) -> Path
         sources = list(Path(tmp).glob("*.tar.gz"))
         if run.returncode != 0 or not sources:
             raise RuntimeError(f"pip could not download the source of {PACKAGE} {version}, which carries llama.cpp's "
-                               f"converter:\n{run.stderr[-2000:]}\nCheck the network (or pip's index), then run again.")
+                               f"converter:\n{run.stderr[-2000:]}\nCheck the network (or pip's index), then run again. "
+                               f"Offline, with the source archive at hand: python -m helpers.gguf_export ARCHIVE")
+        _extract_converter(sources[0], folder)
+    return folder
+
+
+def _extract_converter(source: Path, folder: Path) -> None:
+    """Unpack the converters and their packages (``KEPT``) from the archive's ``vendor/llama.cpp`` into ``folder``."""
+    with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp) / "llama.cpp"
-        with tarfile.open(sources[0]) as archive:
+        with tarfile.open(source) as archive:
             for member in archive.getmembers():
                 top, _, rest = member.name.partition("/vendor/llama.cpp/")
                 if "/" not in top and rest.startswith(KEPT) and (member.isfile() or member.isdir()):
                     member.name = rest
                     archive.extract(member, staging, filter="data")
         if not (staging / "convert_hf_to_gguf.py").is_file():
-            raise RuntimeError(f"{sources[0].name} has no vendor/llama.cpp/convert_hf_to_gguf.py; pin another version")
+            raise RuntimeError(f"{source.name} has no vendor/llama.cpp/convert_hf_to_gguf.py; pin another version")
         folder.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         shutil.move(staging, folder)
-    return folder
 
 
 def read_modelfile(path: Path = MODELFILE) -> dict[str, object]:
@@ -84,3 +98,9 @@ def read_modelfile(path: Path = MODELFILE) -> dict[str, object]:
         else:
             found[name.upper()] = value
     return found
+
+
+if __name__ == "__main__":  # offline: python -m helpers.gguf_export llama_cpp_python-<version>.tar.gz
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m helpers.gguf_export llama_cpp_python-<version>.tar.gz")
+    print(f"llama.cpp's converter: {converter_dir(source=Path(sys.argv[1]))}")

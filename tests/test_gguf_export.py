@@ -97,6 +97,16 @@ def test_converter_is_taken_from_the_pinned_source_once(monkeypatch, tmp_path):
     assert gguf_export.converter_dir("9.9.9", cache=tmp_path) == folder and len(calls) == 1, "kept, not fetched again"
 
 
+def test_converter_from_a_source_archive_at_hand_needs_no_pip(monkeypatch, tmp_path):
+    """An offline kit brings the source archive (tools/offline-kit.sh); pip, which builds its metadata, never runs."""
+    monkeypatch.setattr(gguf_export.subprocess, "run", lambda *a, **k: pytest.fail("pip ran"))
+    archive = make_sdist(tmp_path, "9.9.9")
+    folder = gguf_export.converter_dir("9.9.9", cache=tmp_path / "cache", source=archive)
+    assert (folder / "convert_hf_to_gguf.py").is_file() and not (folder / "src").exists()
+    with pytest.raises(ValueError, match=r"not the source of llama-cpp-python 1\.0\.0"):
+        gguf_export.converter_dir("1.0.0", cache=tmp_path / "cache", source=archive)
+
+
 def test_converter_download_failure_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setattr(gguf_export.subprocess, "run",
                         lambda *a, **k: type("Failed", (), {"returncode": 1, "stderr": "No matching distribution"})())
