@@ -33,8 +33,9 @@ def tiny_llama(tiny_llama_config) -> LlamaForCausalLM:
 
 
 # On pytest-xdist workers (`make test`: --dist loadscope --no-loadscope-reorder) the longest units of work go
-# first, so they start at once: the lessons that pass outputs on, then the lessons run on their own.
-FIRST_ON_WORKERS = ("tests/test_lessons.py::TestLessonsThatShareOutputs::", "tests/test_lessons.py::test_")
+# first, so they start at once: the lessons that pass outputs on, lesson 05 opened alone, then the other lessons.
+FIRST_ON_WORKERS = ("tests/test_lessons.py::TestLessonsThatShareOutputs::",
+                    "tests/test_lessons.py::TestLesson05OpenedAlone::", "tests/test_lessons.py::test_")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,12 +1,9 @@
 """The training script: its options (trl's TrlParser over ScriptArguments/SFTConfig/ModelConfig, starting from the
 recipe), one named error per way an option can be wrong, the saved config, the metrics, the DDP plumbing (cheap:
-lesson 07 runs the real two-process job) and one real run (heavy)."""
+lesson 07 runs the real two-process job). The script's real run, with the course's config, is the one lesson 05
+makes when it is opened alone (tests/test_lessons.py checks what that run saved)."""
 
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -231,39 +228,3 @@ def test_each_process_trains_on_its_own_gpu(monkeypatch):
     assert train._launch_device() == torch.device("cuda", 1)
     monkeypatch.setattr(train.runtime, "pick_device", lambda: torch.device("cpu"))
     assert train._launch_device() == torch.device("cpu")
-
-
-@pytest.mark.heavy
-def test_script_trains_and_lesson_05_merges_its_adapter(tmp_path):
-    from peft import AutoPeftModelForCausalLM
-
-    out = tmp_path / "adapter"
-    env = {**os.environ, "COURSE_OUTPUT_DIR": str(tmp_path), "TOKENIZERS_PARALLELISM": "false"}
-    options = ["--config", str(SMOKE), "--output_dir", str(out), "--max_steps", "2", "--validation_examples", "4",
-               "--eval_examples", "2"]
-    result = subprocess.run([sys.executable, "-m", "programs.train", *options], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    adapter = json.loads((out / "adapter_config.json").read_text())
-    assert adapter["r"] == recipe.LORA["r"] and adapter["lora_alpha"] == recipe.LORA["lora_alpha"]
-    assert len(adapter["target_modules"]) == 7, "all-linear: the 7 projections of a Llama block"
-    metrics = json.loads((out / train.METRICS_FILE).read_text())
-    assert metrics["processes"] == 1 and metrics["steps"] == 2 and metrics["validation_curve"][-1][0] == 2
-    # r=16 on the 7 projections of SmolLM2-135M's 30 blocks: r * (d_in + d_out) summed (the design notes' count)
-    assert metrics["trainable_parameters"] == 4_884_480 and metrics["tokens"] > 0
-    assert 0 < metrics["train_seconds"] <= metrics["total_seconds"] and metrics["train_cpu_seconds"] > 0
-    assert metrics["validation_examples_scored"] == 2 and 0 <= metrics["validation_chrf"] <= 100
-    assert metrics["validation_scores"]["chrf"] == pytest.approx(metrics["validation_chrf"], abs=0.01)
-    saved = train.parse_arguments(["--config", str(out / train.CONFIG_COPY)])  # itself a valid config
-    assert saved[1].max_steps == 2 and saved[1].output_dir == str(out) and saved[2].lora_r == recipe.LORA["r"]
-
-    # Lesson 05's merge path, on the script's adapter.
-    spec = models.resolve_model("smollm2")
-    artifacts.require_adapter(out, base=models.model_source(spec))
-    peft_model = AutoPeftModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
-    inputs = models.load_tokenizer(spec)(["Yo, I ain't doing that."], return_tensors="pt")
-    with torch.inference_mode():
-        before = peft_model(**inputs).logits
-        merged = peft_model.merge_and_unload()
-        after = merged(**inputs).logits
-    assert (before - after).abs().max().item() <= 1e-4
