@@ -16,7 +16,25 @@ def makefile_torch_spec() -> str:
     return re.search(r"^TORCH_SPEC \?= (\S+)", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE).group(1)
 
 
-def test_linux_without_nvidia_gpu_gets_the_cpu_build():
+@pytest.fixture
+def index_online(monkeypatch):
+    monkeypatch.setattr(torch_install, "cpu_index_reachable", lambda: True)
+
+
+def test_linux_without_nvidia_gpu_gets_the_cpu_build(index_online):
+    assert torch_install.torch_pip_args("torch==2.13.0", system="Linux", nvidia_gpu=False) == ["torch==2.13.0", *CPU]
+
+
+def test_an_unreachable_cpu_index_is_left_out_and_said(monkeypatch):
+    """Offline from download.pytorch.org (no address, no proxy), pip would retry it five times for every package."""
+    monkeypatch.setattr(torch_install.socket, "getaddrinfo", lambda *a: (_ for _ in ()).throw(OSError("no name")))
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert not torch_install.cpu_index_reachable()
+    args = torch_install.torch_pip_args("torch==2.13.0", system="Linux", nvidia_gpu=False)
+    assert args == ["torch==2.13.0"]
+    assert "cannot be reached" in torch_install.describe(args, system="Linux", nvidia_gpu=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # the proxy looks the name up
     assert torch_install.torch_pip_args("torch==2.13.0", system="Linux", nvidia_gpu=False) == ["torch==2.13.0", *CPU]
 
 
@@ -31,11 +49,11 @@ def test_a_spec_that_names_its_build_is_used_as_given(spec):
     assert torch_install.torch_pip_args(spec, system="Linux", nvidia_gpu=False) == spec.split()
 
 
-def test_another_version_still_gets_the_cpu_build_on_a_cpu_laptop():
+def test_another_version_still_gets_the_cpu_build_on_a_cpu_laptop(index_online):
     assert torch_install.torch_pip_args("torch==2.12.0", system="Linux", nvidia_gpu=False) == ["torch==2.12.0", *CPU]
 
 
-def test_gpu_detection_follows_nvidia_smi_or_the_driver(monkeypatch):
+def test_gpu_detection_follows_nvidia_smi_or_the_driver(monkeypatch, index_online):
     monkeypatch.setattr(torch_install.os.path, "exists", lambda path: False)
     monkeypatch.setattr(torch_install.shutil, "which", lambda name: None)
     assert not torch_install.has_nvidia_gpu()
@@ -48,7 +66,7 @@ def test_gpu_detection_follows_nvidia_smi_or_the_driver(monkeypatch):
     assert torch_install.has_nvidia_gpu()
 
 
-def test_platform_is_read_when_not_given(monkeypatch):
+def test_platform_is_read_when_not_given(monkeypatch, index_online):
     monkeypatch.setattr(torch_install.platform, "system", lambda: "Darwin")
     assert torch_install.torch_pip_args("torch==2.13.0", nvidia_gpu=False) == ["torch==2.13.0"]
     monkeypatch.setattr(torch_install.platform, "system", lambda: "Linux")
